@@ -1,0 +1,230 @@
+"""Finding, launching and sharing one Chromium per run.
+
+The executable is found in this order: configuration ([browser] executable or
+$ARCHIVER_BROWSER), Playwright's own download if present, then a system Chromium. The
+network settings reach the browser the same way they reach `requests`: the host map as
+host-resolver rules, the CA bundle as trusted public keys, the proxy as the proxy.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import platform as pyplatform
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from playwright.async_api import Browser, BrowserContext, Playwright, async_playwright
+from playwright.async_api import Error as PlaywrightError
+
+from archiver.config import BrowserConfig, NetworkConfig
+from archiver.errors import BrowserError, ConfigError
+
+#: Without these Chromium calls Google services at start, which a closed network refuses.
+QUIET_FLAGS = (
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-domain-reliability",
+)
+SYSTEM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome-stable", "google-chrome")
+
+
+def find_browser(config: BrowserConfig, playwright_path: str | None = None) -> tuple[str, str]:
+    """(executable path, where it came from): config/env, Playwright's own, system."""
+    if config.executable:
+        path = Path(config.executable)
+        if not path.is_file():
+            raise BrowserError(f"the configured browser {config.executable} does not exist")
+        return str(path), "config"
+    if playwright_path and Path(playwright_path).is_file():
+        return playwright_path, "playwright"
+    for name in SYSTEM_CANDIDATES:
+        found = shutil.which(name)
+        if found:
+            return found, "system"
+    raise BrowserError(
+        "no Chromium found. Run 'make install' (it tries 'playwright install chromium', then "
+        "'apt-get install chromium'), or set [browser] executable / $ARCHIVER_BROWSER to a "
+        "Chromium or Chrome binary.")
+
+
+def resolver_rules(host_map: dict[str, str]) -> str:
+    """Chromium --host-resolver-rules for the configured host map."""
+    rules = [f"MAP {host} {target}" for host, target in sorted(host_map.items())]
+    return ", ".join(rules)
+
+
+def spki_hashes(ca_bundle: str) -> list[str]:
+    """Base64 SHA-256 of each certificate's public key in a PEM bundle.
+
+    Chromium accepts a server chain that contains one of these keys
+    (--ignore-certificate-errors-spki-list): the browser-side twin of requests' `verify`.
+    """
+    try:
+        pem = Path(ca_bundle).read_bytes()
+        certs = x509.load_pem_x509_certificates(pem)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read CA bundle {ca_bundle}: {exc}") from exc
+    out = []
+    for cert in certs:
+        der = cert.public_key().public_bytes(serialization.Encoding.DER,
+                                              serialization.PublicFormat.SubjectPublicKeyInfo)
+        out.append(base64.b64encode(hashlib.sha256(der).digest()).decode())
+    return out
+
+
+def launch_args(browser: BrowserConfig, network: NetworkConfig) -> list[str]:
+    args = list(QUIET_FLAGS)
+    if network.host_map:
+        args.append(f"--host-resolver-rules={resolver_rules(network.host_map)}")
+    if network.ca_bundle:
+        args.append("--ignore-certificate-errors-spki-list=" + ",".join(spki_hashes(
+            network.ca_bundle)))
+    args.extend(browser.extra_args)
+    return args
+
+
+@dataclass(frozen=True)
+class BrowserInfo:
+    executable: str
+    source: str
+    version: str
+    user_agent: str
+    playwright_version: str
+    os: str
+
+
+class BrowserSession:
+    """One Chromium for a run; a fresh context per capture. Async context manager."""
+
+    def __init__(self, browser: BrowserConfig, network: NetworkConfig) -> None:
+        self.config = browser
+        self.network = network
+        self._pw_cm: Any = None
+        self._pw: Playwright | None = None
+        self._browser: Browser | None = None
+        self.info: BrowserInfo | None = None
+
+    async def __aenter__(self) -> BrowserSession:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        from importlib.metadata import version
+
+        self._pw_cm = async_playwright()
+        self._pw = await self._pw_cm.__aenter__()
+        try:
+            own = self._pw.chromium.executable_path
+        except PlaywrightError:
+            own = None
+        executable, source = find_browser(self.config, own)
+        proxy = {"server": self.network.proxy} if self.network.proxy else None
+        try:
+            self._browser = await self._pw.chromium.launch(
+                executable_path=executable, headless=self.config.headless,
+                args=launch_args(self.config, self.network), proxy=proxy)  # type: ignore[arg-type]
+        except PlaywrightError as exc:
+            await self.close()
+            raise BrowserError(f"cannot start {executable}: {str(exc).splitlines()[0]}") from exc
+        page = await self._browser.new_page()
+        agent = str(await page.evaluate("navigator.userAgent"))
+        await page.close()
+        self.info = BrowserInfo(
+            executable=executable, source=source, version=self._browser.version,
+            # Platforms treat "HeadlessChrome" as a bot; the rest of the string stays true.
+            user_agent=re.sub(r"HeadlessChrome/", "Chrome/", agent),
+            playwright_version=version("playwright"),
+            os=f"{pyplatform.system()} {pyplatform.release()} {pyplatform.machine()}",
+        )
+
+    @property
+    def alive(self) -> bool:
+        return self._browser is not None and self._browser.is_connected()
+
+    async def new_context(self) -> BrowserContext:
+        """A fresh context: no cookies, storage or cache carried over from other captures."""
+        if self._browser is None or self.info is None:
+            raise BrowserError("the browser is not running")
+        try:
+            return await self._browser.new_context(
+                viewport={"width": self.config.viewport_width,
+                          "height": self.config.viewport_height},
+                device_scale_factor=self.config.device_scale_factor,
+                locale=self.config.locale,
+                timezone_id=self.config.timezone,
+                user_agent=self.info.user_agent,
+                accept_downloads=False,
+                service_workers="block",
+            )
+        except PlaywrightError as exc:
+            raise BrowserError(f"browser failed: {str(exc).splitlines()[0]}") from exc
+
+    def environment(self) -> dict[str, Any]:
+        """The browser part of a manifest's capture environment."""
+        assert self.info is not None
+        return {
+            "browser": f"Chromium {self.info.version}",
+            "browser_executable": self.info.executable,
+            "browser_source": self.info.source,
+            "playwright": self.info.playwright_version,
+            "user_agent": self.info.user_agent,
+            "viewport": {"width": self.config.viewport_width,
+                         "height": self.config.viewport_height},
+            "device_scale_factor": self.config.device_scale_factor,
+            "locale": self.config.locale,
+            "timezone": self.config.timezone,
+            "os": self.info.os,
+        }
+
+    async def close(self) -> None:
+        if self._browser is not None:
+            with contextlib.suppress(PlaywrightError):
+                await self._browser.close()
+            self._browser = None
+        if self._pw_cm is not None:
+            with contextlib.suppress(PlaywrightError):
+                await self._pw_cm.__aexit__(None, None, None)
+            self._pw_cm = None
+            self._pw = None
+
+
+def main() -> int:
+    """`python -m archiver.capture.browser`: print the Chromium we would use, or fail."""
+    import sys
+
+    from playwright.sync_api import sync_playwright
+
+    from archiver.config import load_config
+
+    config = load_config()
+    try:
+        with sync_playwright() as pw:
+            own = pw.chromium.executable_path
+    except PlaywrightError:
+        own = None
+    try:
+        path, source = find_browser(config.browser, own)
+    except BrowserError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"{path} ({source})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

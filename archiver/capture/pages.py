@@ -1,0 +1,132 @@
+"""Load one page in a browser context and snapshot it once it shows a concrete signal.
+
+No fixed sleeps: we wait for the platform's "post rendered" or "post gone" selector, then
+for the images inside the post, each wait capped by the page's own deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from playwright.async_api import BrowserContext, Page
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+from archiver.net import utc_now
+from archiver.platforms.base import PageSpec
+
+IMAGES_DONE = """els => els.every(el => Array.from(el.querySelectorAll('img'))
+    .every(img => img.complete))"""
+#: A snapshot of a page taller than this is clipped (a hostile page can be endless).
+MAX_SHOT_HEIGHT = 12_000
+
+
+@dataclass(frozen=True)
+class PageResult:
+    role: str
+    url: str
+    signal: str  # rendered | gone | timeout | error
+    detail: str | None = None
+    final_url: str | None = None
+    http_status: int | None = None
+    server: dict[str, Any] | None = None  # resolved address and port the browser reached
+    tls: dict[str, Any] | None = None
+    screenshot: bytes | None = None
+    screenshot_kind: str | None = None  # element | full
+    html: str | None = None
+    text: str | None = None
+    started: str = ""
+    elapsed_s: float = 0.0
+    notes: tuple[str, ...] = field(default=())
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "role": self.role, "url": self.url, "final_url": self.final_url,
+            "http_status": self.http_status, "server": self.server, "tls": self.tls,
+            "signal": self.signal, "detail": self.detail,
+            "screenshot": self.screenshot_kind, "started": self.started,
+            "elapsed_s": round(self.elapsed_s, 4), "notes": list(self.notes),
+        }
+
+
+async def render_page(context: BrowserContext, spec: PageSpec, timeout_s: float) -> PageResult:
+    """Open `spec.url` in a new page of `context`, wait for a signal, snapshot, close."""
+    started, t0 = utc_now(), time.monotonic()
+    deadline = t0 + timeout_s
+
+    def remaining_ms() -> float:
+        return max(1.0, (deadline - time.monotonic()) * 1000)
+
+    page = await context.new_page()
+    page.on("dialog", lambda dialog: dialog.dismiss())
+    info: dict[str, Any] = {}
+    notes: list[str] = []
+    try:
+        response = await page.goto(spec.url, wait_until="domcontentloaded",
+                                   timeout=remaining_ms())
+        if response is not None:
+            info["final_url"] = response.url
+            info["http_status"] = response.status
+            info["server"] = dict(await response.server_addr() or {}) or None
+            info["tls"] = dict(await response.security_details() or {}) or None
+        signal, detail = await _wait_signal(page, spec, remaining_ms())
+        shot, kind = await _screenshot(page, spec, signal, remaining_ms, notes)
+        html = await page.content()
+        text = await page.inner_text("body", timeout=remaining_ms())
+    except PlaywrightTimeout:
+        return PageResult(spec.role, spec.url, "timeout", f"page did not load within "
+                          f"{timeout_s:.0f} s", started=started,
+                          elapsed_s=time.monotonic() - t0, **info)
+    except PlaywrightError as exc:
+        return PageResult(spec.role, spec.url, "error", str(exc).splitlines()[0][:500],
+                          started=started, elapsed_s=time.monotonic() - t0, **info)
+    finally:
+        with contextlib.suppress(PlaywrightError):
+            await page.close()
+    return PageResult(spec.role, spec.url, signal, detail, screenshot=shot, screenshot_kind=kind,
+                      html=html, text=text, started=started, elapsed_s=time.monotonic() - t0,
+                      notes=tuple(notes), **info)
+
+
+async def _wait_signal(page: Page, spec: PageSpec, timeout_ms: float) -> tuple[str, str | None]:
+    try:
+        await page.wait_for_selector(f"{spec.ready}, {spec.gone}", state="visible",
+                                     timeout=timeout_ms)
+    except PlaywrightTimeout:
+        return "timeout", f"neither the post nor an unavailable notice appeared within " \
+                          f"{timeout_ms / 1000:.0f} s"
+    if await page.locator(spec.ready).count():
+        return "rendered", None
+    gone = page.locator(spec.gone).first
+    return "gone", (await gone.inner_text()).strip()[:500]
+
+
+async def _screenshot(page: Page, spec: PageSpec, signal: str, remaining_ms: Any,
+                      notes: list[str]) -> tuple[bytes, str]:
+    if signal == "rendered":
+        try:
+            await page.locator(spec.ready).first.wait_for(state="visible", timeout=remaining_ms())
+            await page.wait_for_function(
+                IMAGES_DONE, arg=await page.locator(spec.ready).element_handles(),
+                timeout=remaining_ms())
+        except PlaywrightTimeout:
+            notes.append("images inside the post had not finished loading")
+        await page.evaluate("document.fonts.ready.then(() => true)")
+        if spec.element:
+            shot = await page.locator(spec.element).first.screenshot(
+                type="png", animations="disabled", timeout=remaining_ms())
+            return shot, "element"
+    height = await page.evaluate("document.documentElement.scrollHeight")
+    if isinstance(height, int | float) and height > MAX_SHOT_HEIGHT:
+        notes.append(f"page is {int(height)} px tall; screenshot clipped at {MAX_SHOT_HEIGHT}")
+        viewport = page.viewport_size or {"width": 1280, "height": 900}
+        shot = await page.screenshot(type="png", animations="disabled", timeout=remaining_ms(),
+                                     clip={"x": 0, "y": 0, "width": viewport["width"],
+                                           "height": MAX_SHOT_HEIGHT}, full_page=True)
+    else:
+        shot = await page.screenshot(type="png", full_page=True, animations="disabled",
+                                     timeout=remaining_ms())
+    return shot, "full"

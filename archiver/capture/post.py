@@ -1,0 +1,181 @@
+"""Capture one post: a self-contained unit of work (post ref + environment in; capture
+directory + index rows out), so it can later run as a task on any worker.
+
+The platform's public data endpoints are fetched in threads while the browser renders the
+embed and the post page in one fresh context; then the evidence directory is written and
+moved into place, and the index row is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from archiver.capture.browser import BrowserSession
+from archiver.capture.pages import PageResult, render_page
+from archiver.config import Config
+from archiver.errors import ArchiverError, BrowserError, FetchError
+from archiver.evidence.manifest import exchange_record, post_manifest, tool_environment
+from archiver.models import CaptureResult, CaptureStatus, EmbedRef, HttpExchange, PostData, PostRef
+from archiver.net import HttpPool, utc_now
+from archiver.platforms import by_name
+from archiver.platforms.base import DataRequest, PageSpec, Platform
+from archiver.store.files import EvidenceDir, safe_segments
+from archiver.store.index import Index, new_id
+
+
+@dataclass
+class CaptureEnv:
+    """What every capture of a run shares."""
+
+    config: Config
+    index: Index
+    http: HttpPool
+    browser: BrowserSession
+    run_id: str
+    requested: Sequence[str] = ()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.config.storage.data_dir
+
+
+def capture_relpath(post: PostRef, capture_id: str, started: datetime) -> Path:
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    return Path("captures", post.platform, *safe_segments(post.post_id), f"{stamp}-{capture_id}")
+
+
+def fetch_data(http: HttpPool, request: DataRequest) -> HttpExchange | FetchError:
+    try:
+        return http.get().get(request.url, accept=request.media_type)
+    except FetchError as exc:
+        return exc
+
+
+async def capture_post(env: CaptureEnv, post: PostRef,
+                       embeds: Sequence[tuple[EmbedRef, str | None]] = ()) -> CaptureResult:
+    """Capture `post`; never raises for the site's faults, which become a failed status."""
+    platform = by_name(post.platform)
+    capture_id = new_id()
+    started_dt = datetime.now(UTC)
+    started = started_dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    relpath = capture_relpath(post, capture_id, started_dt)
+    env.index.begin_capture(capture_id, post, env.run_id, started, relpath.as_posix())
+    try:
+        result = await _capture(env, platform, post, embeds, capture_id, started, relpath)
+    except asyncio.CancelledError:
+        env.index.finish_capture(CaptureResult(
+            capture_id, post, CaptureStatus.FAILED, "interrupted before the capture finished",
+            started, utc_now(), None, None), env.run_id)
+        raise
+    except ArchiverError as exc:
+        if not exc.expected:
+            raise
+        result = CaptureResult(capture_id, post, CaptureStatus.FAILED, str(exc), started,
+                               utc_now(), None, None, embeds=tuple(e for e, _ in embeds))
+    env.index.finish_capture(result, env.run_id)
+    return result
+
+
+async def _capture(env: CaptureEnv, platform: Platform, post: PostRef,
+                   embeds: Sequence[tuple[EmbedRef, str | None]], capture_id: str,
+                   started: str, relpath: Path) -> CaptureResult:
+    t0 = time.monotonic()
+    requests = platform.data_requests(post)
+    data_tasks = [asyncio.to_thread(fetch_data, env.http, r) for r in requests]
+    specs = [s for s in platform.pages(post) if s.required or env.config.capture.post_page]
+    context = await env.browser.new_context()
+    try:
+        page_tasks = [render_page(context, s, _timeout(env, s)) for s in specs]
+        gathered = await asyncio.gather(*data_tasks, *page_tasks)
+    finally:
+        with contextlib.suppress(Exception):  # a dead browser is reported by the pages
+            await context.close()
+    fetched = [g for g in gathered[: len(requests)] if not isinstance(g, PageResult)]
+    pages = [g for g in gathered[len(requests):] if isinstance(g, PageResult)]
+    if not env.browser.alive:
+        raise BrowserError("the browser died during the capture")
+
+    with EvidenceDir(env.data_dir, relpath, capture_id) as ev:
+        responses: dict[str, HttpExchange] = {}
+        request_log: list[dict[str, Any]] = []
+        for req, got in zip(requests, fetched, strict=True):
+            if isinstance(got, FetchError):
+                request_log.append({"url": req.url, "error": str(got), "artifact": None})
+                continue
+            responses[req.name] = got
+            name = f"data/{req.name}"
+            ev.write(name, got.body, got.content_type or req.media_type, "data")
+            request_log.append(exchange_record(got, name))
+        for page in pages:
+            _write_page(ev, page)
+        data = platform.interpret(post, responses)
+        errors = [r["error"] for r in request_log if r.get("error")]
+        status, reason = decide(data, pages, specs, errors)
+        finished = utc_now()
+        environment = {**tool_environment(env.config.digest()), **env.browser.environment(),
+                       "elapsed_s": round(time.monotonic() - t0, 4)}
+        manifest = post_manifest(
+            capture_id=capture_id, post=post, status=str(status), reason=reason, data=data,
+            requested=env.requested, embeds=embeds, requests=request_log,
+            pages=[p.describe() | {"artifacts": _page_names(p)} for p in pages],
+            environment=environment, started=started, finished=finished,
+            artifacts=ev.artifacts)
+        directory, manifest_sha = ev.commit(manifest)
+    return CaptureResult(capture_id, post, status, reason, started, finished, directory,
+                         manifest_sha, tuple(ev.artifacts), data, tuple(e for e, _ in embeds))
+
+
+def _timeout(env: CaptureEnv, spec: PageSpec) -> float:
+    cfg = env.config.browser
+    return cfg.page_timeout if spec.required else cfg.post_page_timeout
+
+
+def _page_names(page: PageResult) -> list[str]:
+    names = []
+    if page.screenshot is not None:
+        names.append(f"{page.role}.png")
+    if page.html is not None:
+        names.append(f"{page.role}.html")
+    if page.text is not None:
+        names.append(f"{page.role}.txt")
+    return names
+
+
+def _write_page(ev: EvidenceDir, page: PageResult) -> None:
+    if page.screenshot is not None:
+        ev.write(f"{page.role}.png", page.screenshot, "image/png", "screenshot")
+    if page.html is not None:
+        ev.write(f"{page.role}.html", page.html.encode(), "text/html; charset=utf-8", "dom")
+    if page.text is not None:
+        ev.write(f"{page.role}.txt", page.text.encode(), "text/plain; charset=utf-8", "text")
+
+
+def decide(data: PostData, pages: Sequence[PageResult], specs: Sequence[PageSpec],
+           fetch_errors: Sequence[str]) -> tuple[CaptureStatus, str | None]:
+    """The capture's status: the data endpoints say what the post is; the required pages
+    must have shown it (or shown it gone). Anything short of that is a failure with a reason,
+    never an empty success."""
+    if data.status is CaptureStatus.FAILED:
+        detail = f": {'; '.join(fetch_errors)}" if fetch_errors else ""
+        return data.status, f"{data.reason}{detail}"
+    required = {s.role for s in specs if s.required}
+    for page in pages:
+        if page.role not in required:
+            continue
+        if page.signal in ("timeout", "error"):
+            return CaptureStatus.FAILED, f"{page.role} page: {page.detail or page.signal}"
+        if data.status is CaptureStatus.LIVE and page.signal == "gone":
+            return CaptureStatus.FAILED, (f"data endpoint says live but the {page.role} page "
+                                          f"says: {page.detail}")
+        if data.status in (CaptureStatus.DELETED, CaptureStatus.UNAVAILABLE) \
+                and page.signal == "rendered":
+            return CaptureStatus.FAILED, (f"data endpoint says {data.status} but the "
+                                          f"{page.role} page rendered the post")
+    return data.status, data.reason

@@ -1,0 +1,231 @@
+"""Command line: thin verbs, each calling one library function.
+
+Exit status: 0 everything requested succeeded; 1 something failed (a capture, an article
+fetch, a verification); 2 usage or configuration error; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from archiver import __version__
+from archiver.config import Config, load_config
+from archiver.errors import ArchiverError, ConfigError, UsageError
+from archiver.evidence.verify import Verification
+from archiver.pipeline import archive, detect
+from archiver.retrieval import lookup, verify_selection
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    g = common.add_argument_group("common options")
+    g.add_argument("--config", type=Path, default=argparse.SUPPRESS,
+                   help="config file (default: $ARCHIVER_CONFIG, else config/archiver.toml)")
+    g.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS,
+                   help="where captures and the index live (default: snapshots)")
+    g.add_argument("--database-url", default=argparse.SUPPRESS,
+                   help="SQLAlchemy URL of the index (default: SQLite in the data dir)")
+    g.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                   help="print machine-readable JSON")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="archiver", parents=[common],
+        description="Find the social-media posts an article embeds, capture each with a real "
+                    "browser, and keep verifiable evidence.",
+        epilog="exit status: 0 all done, 1 something failed, 2 usage error, 130 interrupted")
+    parser.add_argument("--version", action="version", version=f"archiver {__version__}")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    p = verbs.add_parser("detect", parents=[common], help="list an article's embeds, capture "
+                         "nothing", description="Fetch (or read) an article and list the posts "
+                         "it embeds, without capturing anything.")
+    p.add_argument("target", metavar="URL_OR_FILE")
+
+    p = verbs.add_parser("archive", parents=[common], help="capture every embedded post",
+                         description="Fetch each article, find its embeds, and capture every "
+                         "post once (a post URL is captured directly). Exit 0 only when every "
+                         "capture completed (live, deleted or unavailable established).")
+    p.add_argument("urls", nargs="+", metavar="URL")
+
+    p = verbs.add_parser("list", parents=[common], help="list captures, newest first")
+    p.add_argument("--limit", type=int, default=50)
+
+    p = verbs.add_parser("show", parents=[common], help="show a capture or a post's history",
+                         description="Show one capture (by id or unique id prefix) or a post "
+                         "and its captures (by any URL of the post).")
+    p.add_argument("ref", metavar="ID_OR_POST_URL")
+
+    p = verbs.add_parser("verify", parents=[common], help="check stored evidence offline",
+                         description="Recompute every hash of the selected captures and "
+                         "compare with SHA256SUMS, manifest.json and the index. Exit 1 and "
+                         "name each file on any mismatch.")
+    sel = p.add_mutually_exclusive_group(required=True)
+    sel.add_argument("ref", nargs="?", metavar="ID_OR_POST_URL")
+    sel.add_argument("--all", action="store_true", help="every capture and article fetch")
+    return parser
+
+
+def _config(args: argparse.Namespace) -> Config:
+    overrides = {"storage": {"data_dir": getattr(args, "data_dir", None),
+                             "database_url": getattr(args, "database_url", None)}}
+    return load_config(getattr(args, "config", None), overrides)
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def cmd_detect(args: argparse.Namespace, config: Config) -> int:
+    found = detect(args.target, config)
+    if getattr(args, "json", False):
+        _print_json(found.to_json())
+        return EXIT_OK
+    print(f"article: {found.article}")
+    print(f"{len(found.embeds)} embed(s)")
+    for e in found.embeds:
+        who = f"@{e.author}" if e.author else "(author not shown)"
+        ident = f"{e.platform}/{e.post.post_id}" if e.post else f"{e.platform} (unresolved)"
+        print(f"  {e.position + 1}. {ident} {who} [{e.found_in}: {e.element}]"
+              + (f" {e.date}" if e.date else ""))
+        if e.post:
+            print(f"     {e.post.url}")
+        if e.quoted_text:
+            print(f"     \u201c{_clip(e.quoted_text, 100)}\u201d")
+    return EXIT_OK
+
+
+def cmd_archive(args: argparse.Namespace, config: Config) -> int:
+    as_json = getattr(args, "json", False)
+    report = archive(args.urls, config, progress=_progress)
+    if as_json:
+        _print_json(report.to_json())
+    else:
+        for a in report.articles:
+            if a.status == "failed":
+                print(f"article FAILED  {a.url}: {a.error}")
+            elif a.status == "no_embeds":
+                print(f"article         {a.url}: no embedded posts found")
+        for c in report.captures:
+            where = f"{config.storage.data_dir / c.directory}" if c.directory else "(not stored)"
+            print(f"{c.status:<11} {c.post.url}  {c.capture_id}  {where}"
+                  + (f"\n            reason: {c.reason}" if c.reason else ""))
+        for note in report.notes:
+            print(f"note: {note}")
+        done = sum(1 for c in report.captures if c.status.completed)
+        print(f"{done} of {len(report.captures)} capture(s) completed")
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def cmd_list(args: argparse.Namespace, config: Config) -> int:
+    from archiver.store.index import Index
+
+    index = Index(config.storage.effective_database_url)
+    try:
+        rows = index.captures(limit=args.limit)
+    finally:
+        index.close()
+    items = [{"capture_id": r.id, "started_at": r.started_at, "status": r.status,
+              "platform": r.post.platform, "post_id": r.post.post_id, "url": r.post.url,
+              "author": r.post.author, "directory": r.directory, "reason": r.reason}
+             for r in rows]
+    if getattr(args, "json", False):
+        _print_json(items)
+        return EXIT_OK
+    if not items:
+        print("no captures yet")
+    for i in items:
+        print(f"{i['capture_id']}  {i['started_at']}  {i['status']:<11} "
+              f"{i['platform']}/{i['post_id']}  @{i['author'] or '?'}")
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace, config: Config) -> int:
+    found = lookup(config, args.ref)
+    if getattr(args, "json", False):
+        _print_json(found)
+        return EXIT_OK
+    _print_tree(found)
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace, config: Config) -> int:
+    results = verify_selection(config, None if args.all else args.ref)
+    failed = [v for v in results if not v.ok]
+    if getattr(args, "json", False):
+        _print_json({"ok": not failed, "checked": len(results),
+                     "results": [v.to_json() for v in results]})
+    else:
+        for v in results:
+            _print_verification(v)
+        print(f"{len(results) - len(failed)} of {len(results)} verified"
+              + (f", {len(failed)} FAILED" if failed else ""))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _print_verification(v: Verification) -> None:
+    print(f"{'OK  ' if v.ok else 'FAIL'}  {v.label}  {v.directory}  ({v.files_checked} files)")
+    for p in v.problems:
+        print(f"      {v.directory}/{p.file}: {p.issue}")
+
+
+def _print_tree(obj: Any, indent: int = 0) -> None:
+    pad = "  " * indent
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if isinstance(value, dict | list) and value:
+                print(f"{pad}{key}:")
+                _print_tree(value, indent + 1)
+            else:
+                print(f"{pad}{key}: {_clip(str(value), 160) if value not in (None, []) else '-'}")
+    elif isinstance(obj, list):
+        for n, item in enumerate(obj, 1):
+            if isinstance(item, dict | list):
+                print(f"{pad}[{n}]")
+                _print_tree(item, indent + 1)
+            else:
+                print(f"{pad}- {item}")
+
+
+def _clip(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "\u2026"
+
+
+COMMANDS = {"detect": cmd_detect, "archive": cmd_archive, "list": cmd_list, "show": cmd_show,
+            "verify": cmd_verify}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = _config(args)
+        return COMMANDS[args.verb](args, config)
+    except (UsageError, ConfigError) as exc:
+        print(f"archiver: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ArchiverError as exc:
+        print(f"archiver: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("archiver: interrupted; unfinished captures were not stored", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Typed configuration: defaults < config file < environment < command-line flags.
+
+The file is TOML (config/archiver.toml documents every key). Relative paths are taken
+relative to the current directory. Unknown keys are an error, so a typo never passes
+silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from archiver.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = Path("config/archiver.toml")
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    data_dir: Path = Path("snapshots")
+    #: SQLAlchemy URL; empty means SQLite at <data_dir>/index.sqlite3
+    database_url: str = ""
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'index.sqlite3'}"
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0
+    max_redirects: int = 10
+    max_bytes: int = 20_000_000
+    #: HTTP(S) proxy for every request, the browser's included ("" = none)
+    proxy: str = ""
+    #: PEM file of extra trusted CAs (requests verifies with it; Chromium trusts its keys)
+    ca_bundle: str = ""
+    #: host -> "ip:port" overrides, used by both requests and the browser
+    host_map: dict[str, str] = field(default_factory=dict)
+    #: networks exempt from the private-address guard, e.g. ["127.0.0.0/8"]
+    allow_networks: tuple[str, ...] = ()
+    user_agent: str = ""
+
+
+@dataclass(frozen=True)
+class BrowserConfig:
+    #: path to a Chromium binary; "" = Playwright's own if installed, else system Chromium
+    executable: str = ""
+    headless: bool = True
+    viewport_width: int = 1280
+    viewport_height: int = 900
+    device_scale_factor: float = 1.0
+    locale: str = "en-US"
+    timezone: str = "UTC"
+    #: seconds a required page may take to show the post (or say it is gone)
+    page_timeout: float = 20.0
+    #: seconds the optional post page may take before it is recorded as incomplete
+    post_page_timeout: float = 10.0
+    extra_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CaptureConfig:
+    #: also load and snapshot the post's own page (x.com/...), besides the embed render
+    post_page: bool = True
+    #: posts captured at the same time, each in its own browser context
+    concurrency: int = 2
+
+
+@dataclass(frozen=True)
+class Config:
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    browser: BrowserConfig = field(default_factory=BrowserConfig)
+    capture: CaptureConfig = field(default_factory=CaptureConfig)
+    source: str = "defaults"  # where the values came from, for messages
+
+    def digest(self) -> str:
+        """SHA-256 of the effective configuration, recorded in every manifest."""
+        body = json.dumps(to_plain(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(body.encode()).hexdigest()
+
+
+# Environment variables: name -> (section, key)
+ENV_VARS: dict[str, tuple[str, str]] = {
+    "ARCHIVER_DATA_DIR": ("storage", "data_dir"),
+    "ARCHIVER_DATABASE_URL": ("storage", "database_url"),
+    "ARCHIVER_BROWSER": ("browser", "executable"),
+    "ARCHIVER_PROXY": ("network", "proxy"),
+    "ARCHIVER_CA_BUNDLE": ("network", "ca_bundle"),
+}
+
+
+def load_config(path: Path | None = None, overrides: dict[str, dict[str, Any]] | None = None,
+                environ: typing.Mapping[str, str] | None = None) -> Config:
+    """Build the effective configuration.
+
+    `path` is an explicit config file; otherwise $ARCHIVER_CONFIG, otherwise
+    config/archiver.toml when it exists. `overrides` are command-line values by section.
+    """
+    env = os.environ if environ is None else environ
+    layers: dict[str, dict[str, Any]] = {}
+    source = "defaults"
+    file = path or (Path(env["ARCHIVER_CONFIG"]) if env.get("ARCHIVER_CONFIG") else None)
+    if file is None and DEFAULT_CONFIG_FILE.is_file():
+        file = DEFAULT_CONFIG_FILE
+    if file is not None:
+        try:
+            layers = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file not found: {file}") from exc
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {file} is not valid TOML: {exc}") from exc
+        source = str(file)
+    for var, (section, key) in ENV_VARS.items():
+        if env.get(var):
+            layers.setdefault(section, {})[key] = env[var]
+    for section, values in (overrides or {}).items():
+        for key, value in values.items():
+            if value is not None:
+                layers.setdefault(section, {})[key] = value
+    config: Config = _build(Config, layers, "")
+    return replace(config, source=source)
+
+
+def _build(cls: type[Any], values: dict[str, Any], where: str) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"[{where}] must be a table")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls) if f.name != "source"}
+    unknown = set(values) - set(known)
+    if unknown:
+        names = ", ".join(sorted(unknown))
+        raise ConfigError(f"unknown config key(s) in [{where or 'top'}]: {names}")
+    kwargs: dict[str, Any] = {}
+    for name, value in values.items():
+        hint = hints[name]
+        label = f"{where}.{name}" if where else name
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = _build(typing.cast(type[Any], hint), value, label)
+        else:
+            kwargs[name] = _coerce(hint, value, label)
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, label: str) -> Any:
+    origin = typing.get_origin(hint)
+    try:
+        if hint is Path:
+            return Path(str(value))
+        if hint is bool:
+            if isinstance(value, str):
+                if value.lower() in {"1", "true", "yes", "on"}:
+                    return True
+                if value.lower() in {"0", "false", "no", "off"}:
+                    return False
+                raise ValueError(value)
+            if not isinstance(value, bool):
+                raise ValueError(value)
+            return value
+        if hint in (int, float, str):
+            if hint is not str and isinstance(value, bool):
+                raise ValueError(value)
+            return hint(value)
+        if origin is tuple:
+            if isinstance(value, str):
+                value = [value]
+            return tuple(str(v) for v in value)
+        if origin is dict:
+            if not isinstance(value, dict):
+                raise ValueError(value)
+            return {str(k): str(v) for k, v in value.items()}
+        if origin in (types.UnionType, typing.Union):
+            return value
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"config value {label} = {value!r} is not a valid {hint}") from exc
+    raise ConfigError(f"config value {label} has an unsupported type {hint}")
+
+
+def to_plain(obj: Any) -> Any:
+    """A JSON-ready copy of a config (paths and tuples as strings and lists)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_plain(getattr(obj, f.name)) for f in fields(obj) if f.name != "source"}
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, tuple | list):
+        return [to_plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {str(k): to_plain(v) for k, v in obj.items()}
+    return obj

@@ -1,0 +1,1 @@
+"""Evidence: manifests, hashes and verification of stored captures."""

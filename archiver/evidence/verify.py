@@ -1,0 +1,132 @@
+"""Offline verification of evidence directories: every byte against its recorded hash.
+
+The checks mirror what an auditor does by hand: `sha256sum -c SHA256SUMS` inside the
+directory, the manifest's own list of artifacts, and the manifest's hash as the index
+recorded it when the capture finished. Every failing file is named.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from archiver.store.files import MANIFEST, SUMS, sha256_file
+
+_SUM_LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    issue: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.issue}"
+
+
+@dataclass(frozen=True)
+class Verification:
+    label: str  # capture id or article fetch directory
+    directory: str
+    problems: tuple[Problem, ...]
+    files_checked: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.label, "directory": self.directory, "ok": self.ok,
+                "files_checked": self.files_checked,
+                "problems": [{"file": p.file, "issue": p.issue} for p in self.problems]}
+
+
+def verify_directory(data_dir: Path, relpath: str, label: str,
+                     manifest_sha256: str | None = None) -> Verification:
+    """Check one evidence directory; `manifest_sha256` is what the index recorded."""
+    root = data_dir / relpath
+    problems: list[Problem] = []
+    if not root.is_dir():
+        return Verification(label, relpath, (Problem(relpath, "directory is missing"),), 0)
+    checked: dict[str, str] = {}  # name -> actual sha256
+
+    def actual(name: str) -> str | None:
+        if name not in checked:
+            path = root / name
+            if not path.is_file() or not path.resolve().is_relative_to(root.resolve()):
+                return None
+            checked[name] = sha256_file(path)
+        return checked[name]
+
+    # 1. the manifest, against the index
+    manifest: dict[str, Any] = {}
+    manifest_actual = actual(MANIFEST)
+    if manifest_actual is None:
+        problems.append(Problem(MANIFEST, "missing"))
+    else:
+        if manifest_sha256 and manifest_actual != manifest_sha256:
+            problems.append(Problem(MANIFEST, f"changed: sha256 {manifest_actual[:16]}…, the "
+                                              f"index recorded {manifest_sha256[:16]}…"))
+        try:
+            loaded = json.loads((root / MANIFEST).read_bytes())
+            manifest = loaded if isinstance(loaded, dict) else {}
+            if not manifest:
+                problems.append(Problem(MANIFEST, "not a JSON object"))
+        except ValueError:
+            problems.append(Problem(MANIFEST, "not valid JSON"))
+
+    # 2. SHA256SUMS, as `sha256sum -c` reads it
+    listed: dict[str, str] = {}
+    sums = root / SUMS
+    if not sums.is_file():
+        problems.append(Problem(SUMS, "missing"))
+    else:
+        for n, line in enumerate(sums.read_bytes().decode("utf-8", "replace").splitlines(), 1):
+            m = _SUM_LINE.match(line)
+            if not m:
+                problems.append(Problem(SUMS, f"line {n} is malformed"))
+                continue
+            listed[m.group(2)] = m.group(1)
+        for name, expected in listed.items():
+            got = actual(name)
+            if got is None:
+                problems.append(Problem(name, "listed in SHA256SUMS but missing"))
+            elif got != expected:
+                problems.append(Problem(name, "content does not match SHA256SUMS"))
+        if MANIFEST not in listed and manifest_actual is not None:
+            problems.append(Problem(SUMS, "does not list manifest.json"))
+        manifest_changed = any(p.file == MANIFEST for p in problems)
+        if manifest and manifest_actual is not None and not manifest_changed:
+            expected = sorted((str(a.get("name")), str(a.get("sha256")))
+                              for a in manifest.get("artifacts", []) if isinstance(a, dict))
+            expected.append((MANIFEST, manifest_actual))
+            if sorted(listed.items()) != sorted(expected):
+                problems.append(Problem(SUMS, "disagrees with manifest.json"))
+
+    # 3. the manifest's own artifact list
+    recorded: dict[str, dict[str, Any]] = {
+        str(a.get("name")): a for a in manifest.get("artifacts", []) if isinstance(a, dict)}
+    for name, entry in recorded.items():
+        got = actual(name)
+        if got is None:
+            if name not in listed:
+                problems.append(Problem(name, "listed in manifest.json but missing"))
+        elif got != entry.get("sha256"):
+            problems.append(Problem(name, "content does not match manifest.json"))
+        if listed and name not in listed:
+            problems.append(Problem(name, "in manifest.json but not in SHA256SUMS"))
+    for name in listed:
+        if name != MANIFEST and manifest and name not in recorded:
+            problems.append(Problem(name, "in SHA256SUMS but not in manifest.json"))
+
+    # 4. nothing else may sit in the directory unaccounted for
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_file() and rel not in listed and rel not in recorded and rel != SUMS:
+            problems.append(Problem(rel, "not listed in SHA256SUMS or manifest.json"))
+
+    unique = tuple(dict.fromkeys(problems))  # the same fault seen by two checks is one
+    return Verification(label, relpath, unique, len(checked))

@@ -1,0 +1,304 @@
+"""HTTP for everything the archiver fetches with `requests`.
+
+One seam decides where a connection goes: `Resolver`. It applies the configured host map
+(the same map the browser gets as host-resolver rules), refuses addresses that are not
+public unless configuration allows their network, and connects to the address it checked,
+so a name cannot resolve one way for the check and another way for the connection. It
+also remembers which address each host was reached at, for the manifest.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from bs4.dammit import UnicodeDammit
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+from archiver import __version__
+from archiver.config import NetworkConfig
+from archiver.errors import (
+    BlockedAddressError,
+    FetchError,
+    HTTPStatusError,
+    NotHTMLError,
+    TooLargeError,
+)
+from archiver.models import HttpExchange
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+DEFAULT_USER_AGENT = f"embed-archiver/{__version__} (archives embedded social-media posts)"
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+TEXT_TYPES = frozenset({"text/plain"})
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Resolver:
+    """Host map, address policy and a record of where each host was reached."""
+
+    def __init__(self, host_map: dict[str, str] | None = None,
+                 allow_networks: Iterable[str] = ()) -> None:
+        self.host_map: dict[str, tuple[str, int | None]] = {}
+        for host, target in (host_map or {}).items():
+            addr, _, port = target.rpartition(":") if target.count(":") == 1 else (target, "", "")
+            mapped_port = int(port) if port else None
+            self.host_map[host.lower().rstrip(".")] = (addr.strip("[]"), mapped_port)
+        self.allowed = tuple(ipaddress.ip_network(n, strict=False) for n in allow_networks)
+        self._seen: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def mapped(self, host: str) -> tuple[str, int | None] | None:
+        """The host-map entry for `host` (exact name first, then `*.suffix` wildcards)."""
+        host = host.lower().rstrip(".")
+        if host in self.host_map:
+            return self.host_map[host]
+        parts = host.split(".")
+        for i in range(1, len(parts)):
+            wild = "*." + ".".join(parts[i:])
+            if wild in self.host_map:
+                return self.host_map[wild]
+        return None
+
+    def check(self, ip: str, host: str) -> None:
+        """Refuse an address that is not public, unless its network is allowed."""
+        addr: IPAddress = ipaddress.ip_address(ip.split("%")[0])
+        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+            addr = addr.ipv4_mapped
+        if any(addr in net for net in self.allowed):
+            return
+        if not addr.is_global or addr.is_multicast:
+            raise BlockedAddressError(
+                f"refused: {host} resolves to {addr}, a non-public address "
+                "(allow its network in [network] allow_networks to permit it)", url=host)
+
+    def resolve(self, host: str, port: int) -> list[tuple[str, int]]:
+        """Checked (address, port) pairs to connect to for host:port, in order."""
+        entry = self.mapped(host)
+        if entry is not None:
+            addr, mport = entry
+            pairs = [(addr, mport or port)]
+        else:
+            try:
+                infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except socket.gaierror as exc:
+                raise FetchError(f"cannot resolve host {host}: {exc.strerror}", url=host) from exc
+            pairs = [(str(info[4][0]), port) for info in infos]
+        for addr, _ in pairs:  # every address must pass: a mixed answer is refused whole
+            self.check(addr, host)
+        return pairs
+
+    def record(self, host: str, ip: str) -> None:
+        with self._lock:
+            self._seen[host.lower()] = ip
+
+    def seen(self, host: str) -> str | None:
+        with self._lock:
+            return self._seen.get(host.lower())
+
+
+class _GuardedConnectionMixin:
+    resolver: Resolver
+    _dns_host: str
+    port: int
+    timeout: Any
+    source_address: Any
+    socket_options: Any
+    host: str
+
+    def _new_conn(self) -> socket.socket:
+        if getattr(self, "_tunnel_host", None):  # talking to a configured proxy: trusted
+            return super()._new_conn()  # type: ignore[misc, no-any-return]
+        last: OSError | None = None
+        for addr, port in self.resolver.resolve(self._dns_host, self.port):
+            try:
+                sock = socket.create_connection((addr, port), self.timeout,
+                                                source_address=self.source_address)
+            except TimeoutError as exc:
+                raise ConnectTimeoutError(self, f"connection to {self.host} timed out") from exc
+            except OSError as exc:
+                last = exc
+                continue
+            for opt in self.socket_options or ():
+                sock.setsockopt(*opt)
+            self.resolver.record(self._dns_host, addr)
+            return sock
+        raise NewConnectionError(self, f"cannot connect to {self.host}: {last}")  # type: ignore[arg-type]
+
+
+def _pool_classes(resolver: Resolver) -> dict[str, type[Any]]:
+    http_conn = type("GuardedHTTPConnection", (_GuardedConnectionMixin, HTTPConnection),
+                     {"resolver": resolver})
+    https_conn = type("GuardedHTTPSConnection", (_GuardedConnectionMixin, HTTPSConnection),
+                      {"resolver": resolver})
+    return {
+        "http": type("GuardedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}),
+        "https": type("GuardedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn}),
+    }
+
+
+class GuardedAdapter(HTTPAdapter):
+    """A requests adapter whose connections go through a `Resolver`."""
+
+    def __init__(self, resolver: Resolver, **kwargs: Any) -> None:
+        self.resolver = resolver
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _pool_classes(self.resolver)
+
+
+class Http:
+    """A configured requests session plus the resolver that routes it (one per thread)."""
+
+    def __init__(self, config: NetworkConfig) -> None:
+        self.config = config
+        self.resolver = Resolver(config.host_map, config.allow_networks)
+        self.session = requests.Session()
+        self.session.max_redirects = config.max_redirects
+        self.session.headers["User-Agent"] = config.user_agent or DEFAULT_USER_AGENT
+        adapter = GuardedAdapter(self.resolver, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        if config.ca_bundle:
+            self.session.verify = config.ca_bundle
+        if config.proxy:
+            self.session.proxies = {"http": config.proxy, "https": config.proxy}
+        self.session.trust_env = False  # configuration, not stray variables, decides routing
+
+    def close(self) -> None:
+        self.session.close()
+
+    def get(self, url: str, *, accept: str = "*/*", max_bytes: int | None = None) -> HttpExchange:
+        """GET `url`, following redirects, and return the exchange with the whole body.
+
+        Raises FetchError (or a subclass) when no response could be read; an HTTP error
+        status is returned, not raised, so callers can store it as evidence.
+        """
+        cap = max_bytes or self.config.max_bytes
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FetchError(f"not an http(s) URL: {url!r}", url=url)
+        started, t0 = utc_now(), time.monotonic()
+        try:
+            resp = self.session.get(url, stream=True, headers={"Accept": accept},
+                                    timeout=(self.config.connect_timeout, self.config.read_timeout))
+            try:
+                body = self._read_capped(resp, cap, url, t0)
+            finally:
+                resp.close()
+        except requests.TooManyRedirects as exc:
+            raise FetchError(f"redirect loop or more than {self.config.max_redirects} redirects "
+                             f"from {url}", url=url) from exc
+        except requests.exceptions.SSLError as exc:
+            raise FetchError(f"TLS verification failed for {parts.hostname}: {_root(exc)}",
+                             url=url) from exc
+        except requests.Timeout as exc:
+            raise FetchError(f"timed out fetching {url}", url=url) from exc
+        except requests.ConnectionError as exc:
+            raise FetchError(f"cannot connect to {parts.hostname}: {_root(exc)}", url=url) from exc
+        except requests.RequestException as exc:
+            raise FetchError(f"request for {url} failed: {_root(exc)}", url=url) from exc
+        final_host = urlsplit(resp.url).hostname or ""
+        return HttpExchange(
+            method="GET", url=url, final_url=resp.url, status=resp.status_code,
+            headers=tuple((k, v) for k, v in resp.raw.headers.items()),
+            body=body, redirects=tuple(r.url for r in resp.history),
+            peer_ip=self.resolver.seen(final_host), started=started,
+            elapsed_s=time.monotonic() - t0,
+        )
+
+    def _read_capped(self, resp: requests.Response, cap: int, url: str, t0: float) -> bytes:
+        length = resp.headers.get("Content-Length")
+        if length and length.isdigit() and int(length) > cap:
+            raise TooLargeError(f"{url} is {int(length):,} bytes, over the {cap:,}-byte cap",
+                                url=url)
+        deadline = t0 + self.config.connect_timeout + 3 * self.config.read_timeout
+        chunks: list[bytes] = []
+        total = 0
+        for chunk in resp.iter_content(65536):
+            total += len(chunk)
+            if total > cap:
+                raise TooLargeError(f"{url} exceeded the {cap:,}-byte cap", url=url)
+            if time.monotonic() > deadline:
+                raise FetchError(f"{url} is too slow: body not complete within "
+                                 f"{deadline - t0:.0f} s", url=url)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _root(exc: BaseException) -> str:
+    """The innermost cause's message: what actually went wrong, in one line."""
+    seen = exc
+    while seen.__cause__ is not None or seen.__context__ is not None:
+        nxt = seen.__cause__ or seen.__context__
+        assert nxt is not None
+        seen = nxt
+    if isinstance(seen, BlockedAddressError):
+        return str(seen)
+    text = str(seen) or type(seen).__name__
+    return text.split("\n")[0][:300]
+
+
+def decode_document(exchange: HttpExchange) -> tuple[str, str]:
+    """(text, kind) of an article response; kind is 'html' or 'text'.
+
+    Raises HTTPStatusError for an error status and NotHTMLError for other media types.
+    """
+    if exchange.status >= 400:
+        raise HTTPStatusError(f"{exchange.final_url} answered HTTP {exchange.status}",
+                              url=exchange.final_url, status=exchange.status)
+    ctype = exchange.content_type
+    if ctype and ctype not in HTML_TYPES | TEXT_TYPES:
+        raise NotHTMLError(f"{exchange.final_url} is not an HTML page ({ctype})",
+                           url=exchange.final_url, status=exchange.status)
+    declared = None
+    for part in (exchange.header("content-type") or "").split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "charset" and value:
+            declared = value.strip("\"' ")
+    kind = "text" if ctype in TEXT_TYPES else "html"
+    dammit = UnicodeDammit(exchange.body, known_definite_encodings=[declared] if declared else [],
+                           is_html=kind == "html")
+    if dammit.unicode_markup is None:
+        raise NotHTMLError(f"{exchange.final_url}: cannot decode the body as text",
+                           url=exchange.final_url)
+    return dammit.unicode_markup, kind
+
+
+class HttpPool:
+    """One `Http` per thread (requests sessions are not shared across threads)."""
+
+    def __init__(self, config: NetworkConfig) -> None:
+        self.config = config
+        self._local = threading.local()
+        self._all: list[Http] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> Http:
+        http: Http | None = getattr(self._local, "http", None)
+        if http is None:
+            http = Http(self.config)
+            self._local.http = http
+            with self._lock:
+                self._all.append(http)
+        return http
+
+    def close(self) -> None:
+        with self._lock:
+            for http in self._all:
+                http.close()
+            self._all.clear()

@@ -1,0 +1,1 @@
+"""Storage: the index database and the evidence directories on disk."""

@@ -1,0 +1,163 @@
+"""Capture directories on disk, written so that none can claim completeness it lacks.
+
+A directory is assembled under `<data_dir>/.staging/<id>.<pid>/`, every file fsynced, then
+`manifest.json` and `SHA256SUMS` are written last and the whole directory is renamed into
+its final place in one step. A crash leaves only a staging directory, which the next run
+removes once its owning process is gone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from archiver.errors import StoreError
+from archiver.models import Artifact
+
+MANIFEST = "manifest.json"
+SUMS = "SHA256SUMS"
+STAGING = ".staging"
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def safe_segments(value: str) -> list[str]:
+    """Path segments for an id such as 'channel/123': safe characters only, never '..'."""
+    segments = []
+    for part in value.split("/"):
+        cleaned = re.sub(r"[^A-Za-z0-9._@-]", "_", part).strip(".") or "_"
+        segments.append(cleaned[:120])
+    return segments
+
+
+def canonical_json(obj: Any) -> bytes:
+    """The bytes we write for JSON evidence: stable key order, UTF-8, trailing newline."""
+    return (json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class EvidenceDir:
+    """Assemble one evidence directory atomically. Use as a context manager."""
+
+    def __init__(self, data_dir: Path, final_relpath: Path, ident: str) -> None:
+        self.data_dir = data_dir
+        self.final_relpath = final_relpath
+        self.staging = data_dir / STAGING / f"{ident}.{os.getpid()}"
+        self.artifacts: list[Artifact] = []
+        self.committed = False
+
+    def __enter__(self) -> EvidenceDir:
+        try:
+            self.staging.mkdir(parents=True, exist_ok=False)
+        except OSError as exc:
+            raise StoreError(f"cannot create {self.staging}: {exc.strerror}") from exc
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if not self.committed:
+            shutil.rmtree(self.staging, ignore_errors=True)
+
+    def write(self, name: str, data: bytes, media_type: str, role: str) -> Artifact:
+        """Store one artifact file (name relative to the directory) and return its record."""
+        if name in (MANIFEST, SUMS) or name.startswith("/") or ".." in Path(name).parts:
+            raise StoreError(f"invalid artifact name {name!r}")
+        path = self.staging / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._write_file(path, data)
+        artifact = Artifact(name, sha256_bytes(data), len(data), media_type, role)
+        self.artifacts.append(artifact)
+        return artifact
+
+    def _write_file(self, path: Path, data: bytes) -> None:
+        try:
+            with path.open("wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise StoreError(f"cannot write {path.name}: {exc.strerror or exc}") from exc
+
+    def commit(self, manifest: dict[str, Any]) -> tuple[str, str]:
+        """Write manifest.json and SHA256SUMS, then move into place.
+
+        Returns (directory relative to the data dir, SHA-256 of manifest.json).
+        """
+        manifest_bytes = canonical_json(manifest)
+        self._write_file(self.staging / MANIFEST, manifest_bytes)
+        manifest_sha = sha256_bytes(manifest_bytes)
+        lines = [f"{a.sha256}  {a.name}" for a in sorted(self.artifacts, key=lambda a: a.name)]
+        lines.append(f"{manifest_sha}  {MANIFEST}")
+        self._write_file(self.staging / SUMS, ("\n".join(lines) + "\n").encode())
+        _fsync_dir(self.staging)
+        final = self.data_dir / self.final_relpath
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            if final.exists():
+                raise StoreError(f"refusing to overwrite existing evidence at {final}")
+            os.rename(self.staging, final)
+            _fsync_dir(final.parent)
+        except OSError as exc:
+            raise StoreError(f"cannot move evidence into {final}: {exc.strerror or exc}") from exc
+        self.committed = True
+        return self.final_relpath.as_posix(), manifest_sha
+
+
+def clean_staging(data_dir: Path) -> list[str]:
+    """Remove staging directories whose owning process is gone; return their names."""
+    removed: list[str] = []
+    root = data_dir / STAGING
+    if not root.is_dir():
+        return removed
+    for entry in root.iterdir():
+        _, _, pid = entry.name.rpartition(".")
+        if pid.isdigit() and _alive(int(pid)) and int(pid) != os.getpid():
+            continue
+        if pid.isdigit() and int(pid) == os.getpid():
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry.name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((directory / MANIFEST).read_bytes())
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"cannot read {directory / MANIFEST}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise StoreError(f"{directory / MANIFEST} is not a JSON object")
+    return data

@@ -1,0 +1,133 @@
+"""The index tables. Portable SQL: SQLite by default, PostgreSQL by URL.
+
+articles 1-n article_fetches        every fetch of an article, with its stored response
+articles n-m posts through embeds   an embed is one occurrence of a post in an article
+posts    1-n captures 1-n artifacts each capture directory and its files
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+SCHEMA_VERSION = 1
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Meta(Base):
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class ArticleRow(Base):
+    __tablename__ = "articles"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048), unique=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    first_seen: Mapped[str] = mapped_column(String(32))
+    last_fetched: Mapped[str | None] = mapped_column(String(32))
+    #: ok | no_embeds | failed
+    last_status: Mapped[str] = mapped_column(String(16))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    fetches: Mapped[list[ArticleFetchRow]] = relationship(back_populates="article",
+                                                          order_by="ArticleFetchRow.id")
+    embeds: Mapped[list[EmbedRow]] = relationship(back_populates="article",
+                                                  order_by="EmbedRow.position")
+
+
+class ArticleFetchRow(Base):
+    __tablename__ = "article_fetches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
+    fetched_at: Mapped[str] = mapped_column(String(32))
+    final_url: Mapped[str | None] = mapped_column(String(2048))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    body_sha256: Mapped[str | None] = mapped_column(String(64))
+    #: stored response directory, relative to the data directory
+    directory: Mapped[str | None] = mapped_column(String(1024))
+    embed_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    article: Mapped[ArticleRow] = relationship(back_populates="fetches")
+
+
+class PostRow(Base):
+    __tablename__ = "posts"
+    __table_args__ = (UniqueConstraint("platform", "post_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    post_id: Mapped[str] = mapped_column(String(512))
+    url: Mapped[str] = mapped_column(String(2048), index=True)
+    author: Mapped[str | None] = mapped_column(String(256), index=True)
+    first_seen: Mapped[str] = mapped_column(String(32))
+    last_status: Mapped[str | None] = mapped_column(String(16))
+    last_captured: Mapped[str | None] = mapped_column(String(32))
+
+    embeds: Mapped[list[EmbedRow]] = relationship(back_populates="post")
+    captures: Mapped[list[CaptureRow]] = relationship(back_populates="post",
+                                                      order_by="CaptureRow.started_at")
+
+
+class EmbedRow(Base):
+    __tablename__ = "embeds"
+    __table_args__ = (UniqueConstraint("article_id", "position"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
+    #: null for an embed that survived only as text
+    post_row_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    position: Mapped[int] = mapped_column(Integer)
+    found_in: Mapped[str] = mapped_column(String(16))
+    element: Mapped[str | None] = mapped_column(String(64))
+    author: Mapped[str | None] = mapped_column(String(256))
+    author_name: Mapped[str | None] = mapped_column(Text)
+    quoted_text: Mapped[str | None] = mapped_column(Text)
+    date_text: Mapped[str | None] = mapped_column(String(128))
+    date: Mapped[str | None] = mapped_column(String(32))
+    raw_url: Mapped[str | None] = mapped_column(String(2048))
+    markup: Mapped[str | None] = mapped_column(Text)
+    first_seen: Mapped[str] = mapped_column(String(32))
+
+    article: Mapped[ArticleRow] = relationship(back_populates="embeds")
+    post: Mapped[PostRow | None] = relationship(back_populates="embeds")
+
+
+class CaptureRow(Base):
+    __tablename__ = "captures"
+    __table_args__ = (Index("ix_captures_post_started", "post_row_id", "started_at"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    post_row_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
+    run_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    #: "host:pid" of the process capturing, while in progress
+    owner: Mapped[str | None] = mapped_column(String(300))
+    #: in_progress | live | deleted | unavailable | failed | abandoned
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[str] = mapped_column(String(32), index=True)
+    finished_at: Mapped[str | None] = mapped_column(String(32))
+    directory: Mapped[str | None] = mapped_column(String(1024))
+    manifest_sha256: Mapped[str | None] = mapped_column(String(64))
+    text: Mapped[str | None] = mapped_column(Text)
+
+    post: Mapped[PostRow] = relationship(back_populates="captures")
+    artifacts: Mapped[list[ArtifactRow]] = relationship(back_populates="capture",
+                                                        order_by="ArtifactRow.name")
+
+
+class ArtifactRow(Base):
+    __tablename__ = "artifacts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    capture_id: Mapped[str] = mapped_column(ForeignKey("captures.id"), index=True)
+    name: Mapped[str] = mapped_column(String(256))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    media_type: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(32))
+
+    capture: Mapped[CaptureRow] = relationship(back_populates="artifacts")

@@ -1,0 +1,118 @@
+"""The resolver's address guard and host map (no network needed), and fetches against the
+loopback fake platform."""
+
+from pathlib import Path
+
+import pytest
+
+from archiver.config import NetworkConfig
+from archiver.errors import BlockedAddressError, FetchError
+from archiver.net import Http, Resolver, decode_document
+
+
+@pytest.mark.parametrize("address", [
+    "127.0.0.1", "127.1.2.3", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254",
+    "100.64.0.1", "0.0.0.0", "224.0.0.1", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1",
+    "::ffff:10.0.0.1",
+])
+def test_non_public_addresses_are_refused(address: str) -> None:
+    with pytest.raises(BlockedAddressError, match="non-public"):
+        Resolver().check(address, "example.org")
+
+
+def test_public_addresses_pass() -> None:
+    Resolver().check("93.184.216.34", "example.org")
+    Resolver().check("2606:2800:220:1:248:1893:25c8:1946", "example.org")
+
+
+@pytest.mark.parametrize("host", ["127.1", "0x7f000001", "2130706433", "localhost"])
+def test_numeric_and_local_host_forms_resolve_to_loopback_and_are_refused(host: str) -> None:
+    with pytest.raises(BlockedAddressError):
+        Resolver().resolve(host, 443)
+
+
+def test_allowed_networks_open_the_guard() -> None:
+    resolver = Resolver(allow_networks=["127.0.0.0/8"])
+    assert resolver.resolve("127.1", 80) == [("127.0.0.1", 80)]
+    with pytest.raises(BlockedAddressError):
+        resolver.resolve("10.1.1.1", 80)
+
+
+def test_host_map_exact_and_wildcard() -> None:
+    resolver = Resolver({"x.com": "127.0.0.1:8443", "*.twimg.com": "127.0.0.2:9443"},
+                        ["127.0.0.0/8"])
+    assert resolver.resolve("x.com", 443) == [("127.0.0.1", 8443)]
+    assert resolver.resolve("X.COM.", 443) == [("127.0.0.1", 8443)]
+    assert resolver.resolve("pbs.twimg.com", 443) == [("127.0.0.2", 9443)]
+    assert resolver.mapped("twimg.com") is None
+
+
+def test_host_map_cannot_bypass_the_guard() -> None:
+    resolver = Resolver({"x.com": "10.0.0.5:443"})
+    with pytest.raises(BlockedAddressError):
+        resolver.resolve("x.com", 443)
+
+
+def test_unknown_host_is_a_fetch_error() -> None:
+    with pytest.raises(FetchError, match="cannot resolve"):
+        Resolver().resolve("no-such-host.invalid", 443)
+
+
+def test_non_http_url_is_refused() -> None:
+    http = Http(NetworkConfig())
+    for url in ("ftp://example.org/", "javascript:alert(1)", "file:///etc/passwd"):
+        with pytest.raises(FetchError, match="not an http"):
+            http.get(url)
+
+
+def test_loopback_is_refused_by_default_before_any_byte_is_sent() -> None:
+    http = Http(NetworkConfig())
+    with pytest.raises(BlockedAddressError):
+        http.get("http://127.0.0.1:9/")
+
+
+def test_fetch_through_the_host_map_verifies_tls(fake_platform, net_config) -> None:
+    http = Http(net_config)
+    got = http.get("https://news.example.org/2020/09/28/violents-combats-azerbaidjan-armenie/")
+    assert got.status == 200
+    assert got.peer_ip == "127.0.0.1"
+    text, kind = decode_document(got)
+    assert kind == "html" and "NikolPashinyan" in text
+
+
+def test_tls_is_verified_against_the_configured_bundle(fake_platform, net_config,
+                                                       tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    http = Http(replace(net_config, ca_bundle=""))  # system CAs do not know the test CA
+    with pytest.raises(FetchError, match="TLS verification failed"):
+        http.get("https://news.example.org/missing")
+
+
+@pytest.mark.parametrize("path, error", [
+    ("/loop", "redirect loop"),
+    ("/huge", "byte cap"),
+])
+def test_bad_responses_raise(fake_platform, net_config, path: str, error: str) -> None:
+    from dataclasses import replace
+
+    http = Http(replace(net_config, max_bytes=5_000_000))
+    with pytest.raises(FetchError, match=error):
+        http.get(f"https://news.example.org{path}")
+
+
+def test_slow_server_times_out(fake_platform, net_config) -> None:
+    from dataclasses import replace
+
+    http = Http(replace(net_config, read_timeout=0.5, connect_timeout=0.5))
+    with pytest.raises(FetchError, match="slow|timed out"):
+        http.get("https://news.example.org/slow")
+
+
+@pytest.mark.parametrize("path, needle", [
+    ("/latin1", "é"),
+    ("/meta-charset", "é"),
+])
+def test_charsets_are_honoured(fake_platform, net_config, path: str, needle: str) -> None:
+    text, _ = decode_document(Http(net_config).get(f"https://news.example.org{path}"))
+    assert needle in text
