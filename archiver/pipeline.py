@@ -107,6 +107,7 @@ class ArchiveReport:
     articles: tuple[ArticleOutcome, ...]
     captures: tuple[CaptureResult, ...]
     notes: tuple[str, ...] = field(default=())
+    data_dir: Path = Path(".")
 
     @property
     def ok(self) -> bool:
@@ -115,9 +116,15 @@ class ArchiveReport:
             c.status.completed for c in self.captures)
 
     def to_json(self) -> dict[str, Any]:
+        def located(item: dict[str, Any]) -> dict[str, Any]:
+            if item.get("directory"):
+                item["directory"] = str(self.data_dir / item["directory"])
+            return item
+
         return {"run_id": self.run_id, "started": self.started, "finished": self.finished,
-                "ok": self.ok, "articles": [a.to_json() for a in self.articles],
-                "captures": [c.to_json() for c in self.captures], "notes": list(self.notes)}
+                "ok": self.ok, "articles": [located(a.to_json()) for a in self.articles],
+                "captures": [located(c.to_json()) for c in self.captures],
+                "notes": list(self.notes)}
 
 
 def fetch_article(http: Http, index: Index, config: Config, url: str) -> ArticleOutcome:
@@ -232,7 +239,7 @@ async def archive_async(urls: Sequence[str], config: Config, progress: Progress 
                                  f"@{e.author or '?'} {e.date or e.date_text or ''}".strip()
                                  for e in text_only))
         return ArchiveReport(run_id, started, utc_now(), tuple(outcomes), tuple(captures),
-                             tuple(notes))
+                             tuple(notes), data_dir)
     finally:
         http.close()
         index.close()

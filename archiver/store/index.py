@@ -261,7 +261,8 @@ class Index:
     def post(self, platform: str, post_id: str) -> PostRow | None:
         with self.session() as s:
             q = (select(PostRow).where(PostRow.platform == platform, PostRow.post_id == post_id)
-                 .options(selectinload(PostRow.captures).selectinload(CaptureRow.artifacts),
+                 .options(selectinload(PostRow.captures).options(
+                              selectinload(CaptureRow.artifacts), selectinload(CaptureRow.post)),
                           selectinload(PostRow.embeds).selectinload(EmbedRow.article)))
             return s.scalar(q)
 

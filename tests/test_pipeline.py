@@ -1,0 +1,197 @@
+"""End to end through the library: the fake platform on loopback, the session's Chromium."""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from archiver.config import Config
+from archiver.evidence.verify import verify_directory
+from archiver.models import CaptureStatus
+from archiver.pipeline import ArchiveReport, archive_async
+from archiver.store.index import Index
+from archiver.store.schema import ArticleRow, CaptureRow, EmbedRow, PostRow
+from tests.fakeplatform import FakePlatform
+from tests.harness import SEED_IDS, SEED_URL, LoopThread
+
+pytestmark = pytest.mark.browser
+SITE = "https://news.example.org/site/"
+
+
+def run(loop: LoopThread, config: Config, *urls: str) -> ArchiveReport:
+    return loop.run(archive_async(list(urls), config, browser=loop.browser))
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def rows(config: Config, table: type) -> list:
+    index = Index(config.storage.effective_database_url)
+    try:
+        with index.session() as s:
+            return list(s.query(table).all())
+    finally:
+        index.close()
+
+
+def test_seed_article_end_to_end(browser_loop: LoopThread, config: Config,
+                                 fake_platform: FakePlatform) -> None:
+    report = run(browser_loop, config, SEED_URL)
+    assert report.ok
+    assert [a.status for a in report.articles] == ["ok"]
+    assert sorted(c.post.post_id for c in report.captures) == sorted(SEED_IDS)
+    for capture in report.captures:
+        assert capture.status is CaptureStatus.LIVE
+        root = config.storage.data_dir / capture.directory
+        assert root.parts[-4:-1] == ("captures", "twitter", capture.post.post_id)
+        names = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+        assert names == {"manifest.json", "SHA256SUMS", "data/tweet-result.json",
+                         "data/oembed.json", "embed.png", "embed.html", "embed.txt",
+                         "post-page.png", "post-page.html", "post-page.txt"}
+        subprocess.run(["sha256sum", "--quiet", "-c", "SHA256SUMS"], cwd=root, check=True)
+        assert verify_directory(config.storage.data_dir, capture.directory, capture.capture_id,
+                                capture.manifest_sha256).ok
+        manifest = json.loads((root / "manifest.json").read_text())
+        assert manifest["status"] == {"status": "live", "reason": None}
+        assert manifest["asked"]["requested"] == [SEED_URL]
+        assert manifest["asked"]["embeds"][0]["article_url"] == SEED_URL
+        assert manifest["how"]["browser"].startswith("Chromium ")
+        assert "HeadlessChrome" not in manifest["how"]["user_agent"]
+        assert manifest["how"]["config_sha256"] == config.digest()
+        assert {p["signal"] for p in manifest["got"]["pages"]} == {"rendered"}
+        assert all(r["peer_ip"] == "127.0.0.1" for r in manifest["got"]["requests"])
+        # the element screenshot is the post card, not the page
+        width, height = png_size((root / "embed.png").read_bytes())
+        assert 300 <= width <= 560 and 150 <= height <= 900
+        text = (root / "embed.txt").read_text()
+        assert f"@{capture.data.author}" in text
+    pashinyan = next(c for c in report.captures if c.post.post_id == SEED_IDS[0])
+    assert "loi martiale" in pashinyan.data.text
+    assert pashinyan.post.url == f"https://x.com/NikolPashinyan/status/{SEED_IDS[0]}"
+    # the article response is evidence too
+    article_dir = config.storage.data_dir / report.articles[0].directory
+    assert "NikolPashinyan" in (article_dir / "body.html").read_text()
+    subprocess.run(["sha256sum", "--quiet", "-c", "SHA256SUMS"], cwd=article_dir, check=True)
+    # index: one article, two posts, two embeds in article order, two captures
+    assert [a.last_status for a in rows(config, ArticleRow)] == ["ok"]
+    embeds = sorted(rows(config, EmbedRow), key=lambda e: e.position)
+    assert [e.found_in for e in embeds] == ["blockquote", "blockquote"]
+    assert "Pour la patrie" in embeds[0].quoted_text
+    assert {p.post_id: p.last_status for p in rows(config, PostRow)} == {
+        SEED_IDS[0]: "live", SEED_IDS[1]: "live"}
+    assert len(rows(config, CaptureRow)) == 2
+
+
+def test_a_post_in_two_articles_is_one_post_captured_once(
+        browser_loop: LoopThread, config: Config, fake_platform: FakePlatform) -> None:
+    fake_platform.reset_log()
+    report = run(browser_loop, config, SITE + "shared-a.html", SITE + "shared-b.html")
+    assert report.ok
+    ids = [c.post.post_id for c in report.captures]
+    assert sorted(ids) == sorted(SEED_IDS)  # Pashinyan once, though both articles embed it
+    assert fake_platform.count("cdn.syndication.twimg.com",
+                               f"/tweet-result?id={SEED_IDS[0]}") == 1
+    posts = {p.post_id: p for p in rows(config, PostRow)}
+    embeds = [e for e in rows(config, EmbedRow) if e.post_row_id == posts[SEED_IDS[0]].id]
+    assert len(embeds) == 2
+    pashinyan = next(c for c in report.captures if c.post.post_id == SEED_IDS[0])
+    manifest = json.loads((config.storage.data_dir / pashinyan.directory / "manifest.json")
+                          .read_text())
+    assert {e["article_url"] for e in manifest["asked"]["embeds"]} == {
+        SITE + "shared-a.html", SITE + "shared-b.html"}
+
+
+def test_deleted_post_is_recorded_as_deleted_with_its_evidence(
+        browser_loop: LoopThread, config: Config) -> None:
+    report = run(browser_loop, config, SITE + "deleted-post.html")
+    by_id = {c.post.post_id: c for c in report.captures}
+    gone = by_id["1310300000000000000"]
+    assert gone.status is CaptureStatus.DELETED
+    assert "no such post" in gone.reason
+    root = config.storage.data_dir / gone.directory
+    assert "unavailable" in (root / "embed.txt").read_text().lower()
+    assert json.loads((root / "manifest.json").read_text())["got"]["pages"][0]["signal"] == "gone"
+    assert by_id[SEED_IDS[0]].status is CaptureStatus.LIVE
+    assert report.ok  # establishing that a post is deleted is a completed capture
+
+
+def test_protected_and_suspended_posts_are_unavailable(browser_loop: LoopThread,
+                                                       config: Config) -> None:
+    report = run(browser_loop, config, SITE + "unavailable.html")
+    reasons = {c.post.post_id: (c.status, c.reason) for c in report.captures}
+    assert reasons["1310400000000000000"][0] is CaptureStatus.UNAVAILABLE
+    assert reasons["1310500000000000000"] == (CaptureStatus.UNAVAILABLE,
+                                              "This Post is from a suspended account. Learn more")
+
+
+def test_rate_limit_is_a_failure_with_a_reason_never_an_empty_success(
+        browser_loop: LoopThread, config: Config) -> None:
+    report = run(browser_loop, config, SITE + "ratelimited.html")
+    (capture,) = report.captures
+    assert capture.status is CaptureStatus.FAILED
+    assert "429" in capture.reason
+    assert not report.ok
+    manifest = json.loads((config.storage.data_dir / capture.directory / "manifest.json")
+                          .read_text())
+    assert manifest["status"]["status"] == "failed"
+    assert manifest["got"]["requests"][0]["status"] == 429
+
+
+def test_a_login_wall_is_recorded_as_such_never_as_the_post(
+        browser_loop: LoopThread, config: Config, fake_platform: FakePlatform) -> None:
+    fake_platform.post_page_mode = "login_wall"
+    report = run(browser_loop, config, f"https://x.com/NikolPashinyan/status/{SEED_IDS[0]}")
+    (capture,) = report.captures
+    assert capture.status is CaptureStatus.LIVE  # the embed render and the data showed it
+    manifest = json.loads((config.storage.data_dir / capture.directory / "manifest.json")
+                          .read_text())
+    post_page = next(p for p in manifest["got"]["pages"] if p["role"] == "post-page")
+    assert post_page["signal"] == "gone"
+    assert "Log in" in post_page["detail"]
+    assert post_page["screenshot"] == "full"
+
+
+def test_a_post_url_is_captured_directly(browser_loop: LoopThread, config: Config,
+                                         fake_platform: FakePlatform) -> None:
+    fake_platform.reset_log()
+    url = f"https://mobile.twitter.com/LaurenceBroers/status/{SEED_IDS[1]}?s=20&t=abc"
+    report = run(browser_loop, config, url)
+    assert report.articles == ()
+    (capture,) = report.captures
+    assert capture.status is CaptureStatus.LIVE
+    assert capture.post.url == f"https://x.com/LaurenceBroers/status/{SEED_IDS[1]}"
+    assert fake_platform.count("news.example.org") == 0
+
+
+def test_a_rerun_adds_captures_and_never_touches_earlier_ones(
+        browser_loop: LoopThread, config: Config) -> None:
+    first = run(browser_loop, config, SEED_URL)
+    before = {c.directory: (config.storage.data_dir / c.directory / "manifest.json").read_bytes()
+              for c in first.captures}
+    second = run(browser_loop, config, SEED_URL)
+    assert {c.directory for c in second.captures}.isdisjoint(before)
+    for directory, manifest in before.items():
+        assert (config.storage.data_dir / directory / "manifest.json").read_bytes() == manifest
+    assert len(rows(config, CaptureRow)) == 4
+    assert len(rows(config, ArticleRow)) == 1
+
+
+def test_article_failures_are_recorded_and_the_batch_goes_on(
+        browser_loop: LoopThread, config: Config) -> None:
+    report = run(browser_loop, config, "https://news.example.org/missing",
+                 "https://news.example.org/report.pdf", SITE + "no-embeds.html", SEED_URL)
+    status = {a.url.rsplit("/", 1)[-1] or "seed": (a.status, a.error) for a in report.articles}
+    assert status["missing"][0] == "failed" and "HTTP 404" in status["missing"][1]
+    assert status["report.pdf"][0] == "failed" and "application/pdf" in status["report.pdf"][1]
+    assert status["no-embeds.html"] == ("no_embeds", None)
+    assert len(report.captures) == 2 and all(c.status.completed for c in report.captures)
+    assert not report.ok
+    recorded = {a.url: a.last_status for a in rows(config, ArticleRow)}
+    assert recorded["https://news.example.org/missing"] == "failed"
