@@ -23,15 +23,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from archiver.capture.browser import BrowserSession  # noqa: E402
-from archiver.capture.post import CaptureEnv, capture_post  # noqa: E402
-from archiver.models import CaptureStatus  # noqa: E402
-from archiver.net import HttpPool  # noqa: E402
-from archiver.pipeline import archive_async  # noqa: E402
-from archiver.platforms import match_url  # noqa: E402
-from archiver.store.index import Index, new_id  # noqa: E402
-from tests.fakeplatform import start_fake_platform  # noqa: E402
-from tests.harness import SEED_IDS, SEED_URL, make_config  # noqa: E402
+from archiver.capture.browser import BrowserSession
+from archiver.capture.post import CaptureEnv, capture_post
+from archiver.models import CaptureStatus
+from archiver.net import HttpPool
+from archiver.pipeline import archive_async
+from archiver.platforms import match_url
+from archiver.store.index import Index, new_id
+from tests.fakeplatform import start_fake_platform
+from tests.harness import SEED_IDS, SEED_URL, make_config
 
 POST_URL = f"https://x.com/NikolPashinyan/status/{SEED_IDS[0]}"
 EMBED_URL = f"https://platform.twitter.com/embed/Tweet.html?id={SEED_IDS[0]}&dnt=true&lang=en"

@@ -17,7 +17,7 @@ from tests.fakeplatform import start_fake_platform
 from tests.harness import SEED_URL, config_toml
 
 
-def step(title: str, args: list[str], cwd: Path | None = None) -> int:
+def step(args: list[str], cwd: Path | None = None) -> int:
     print(f"\n$ {' '.join(shlex.quote(a) for a in args)}", flush=True)
     return subprocess.call(args, cwd=cwd)
 
@@ -35,14 +35,14 @@ def main() -> int:
               "(a host map and a CA bundle), the same settings a real network would use.")
         archiver = [sys.executable, "-m", "archiver.cli", "--config", str(cfg)]
         failures = 0
-        failures += step("detect", archiver + ["detect", SEED_URL]) != 0
-        failures += step("archive", archiver + ["archive", SEED_URL]) != 0
-        failures += step("list", archiver + ["list", "--limit", "5"]) != 0
-        failures += step("verify", archiver + ["verify", "--all"]) != 0
+        failures += step([*archiver, "detect", SEED_URL]) != 0
+        failures += step([*archiver, "archive", SEED_URL]) != 0
+        failures += step([*archiver, "list", "--limit", "5"]) != 0
+        failures += step([*archiver, "verify", "--all"]) != 0
         latest = sorted((root / "snapshots" / "captures").glob("twitter/*/*"),
                         key=lambda p: p.name)
         if latest:
-            failures += step("sha256sum", ["sha256sum", "-c", "SHA256SUMS"], cwd=latest[-1]) != 0
+            failures += step(["sha256sum", "-c", "SHA256SUMS"], cwd=latest[-1]) != 0
             print(f"(in {latest[-1].relative_to(root)}; open embed.png there to see the post)")
     print("\ndemo finished" + (f" with {failures} failing step(s)" if failures else ": all OK"))
     return 1 if failures else 0

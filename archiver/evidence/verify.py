@@ -100,10 +100,10 @@ def verify_directory(data_dir: Path, relpath: str, label: str,
             problems.append(Problem(SUMS, "does not list manifest.json"))
         manifest_changed = any(p.file == MANIFEST for p in problems)
         if manifest and manifest_actual is not None and not manifest_changed:
-            expected = sorted((str(a.get("name")), str(a.get("sha256")))
-                              for a in manifest.get("artifacts", []) if isinstance(a, dict))
-            expected.append((MANIFEST, manifest_actual))
-            if sorted(listed.items()) != sorted(expected):
+            should = sorted((str(a.get("name")), str(a.get("sha256")))
+                            for a in manifest.get("artifacts", []) if isinstance(a, dict))
+            should.append((MANIFEST, manifest_actual))
+            if sorted(listed.items()) != sorted(should):
                 problems.append(Problem(SUMS, "disagrees with manifest.json"))
 
     # 3. the manifest's own artifact list

@@ -12,6 +12,7 @@ import socket
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -203,20 +204,28 @@ class Index:
                 post.author = result.data.author
                 post.url = result.post.url
 
-    def reconcile(self, data_dir: Path) -> list[str]:
+    def reconcile(self, data_dir: Path, stale_after: timedelta = timedelta(hours=6)
+                  ) -> list[str]:
         """Close captures left in flight by a process that is gone.
 
-        A capture whose directory made it into place is completed from its manifest;
-        any other is marked abandoned. Returns the ids touched.
+        On this host a process is gone when its pid is; a capture owned by another host
+        (a shared index) is only closed once older than `stale_after`. A capture whose
+        directory made it into place is completed from its manifest; any other is marked
+        abandoned. Returns the ids touched.
         """
         me = run_owner()
+        cutoff = (datetime.now(UTC) - stale_after).isoformat(timespec="milliseconds")
         touched: list[str] = []
         with self.session() as s:
             for row in s.scalars(select(CaptureRow).where(CaptureRow.status == "in_progress")):
                 owner = row.owner or ""
                 host, _, pid = owner.rpartition(":")
-                if owner == me or (host == socket.gethostname() and pid.isdigit()
-                                   and _pid_alive(int(pid))):
+                if owner == me:
+                    continue
+                if host == socket.gethostname():
+                    if pid.isdigit() and _pid_alive(int(pid)):
+                        continue
+                elif row.started_at.replace("Z", "+00:00") > cutoff:
                     continue
                 self._close_orphan(row, data_dir)
                 touched.append(row.id)

@@ -14,7 +14,7 @@ def test_commit_moves_a_complete_directory_into_place(tmp_path: Path) -> None:
         ev.write("data/a.json", b'{"a": 1}', "application/json", "data")
         ev.write("b.png", b"\x89PNG", "image/png", "screenshot")
         assert not (tmp_path / rel).exists()  # nothing visible until complete
-        directory, manifest_sha = ev.commit({"artifacts": []})
+        directory, _ = ev.commit({"artifacts": []})
     final = tmp_path / directory
     assert sorted(p.name for p in final.iterdir()) == ["SHA256SUMS", "b.png", "data",
                                                         "manifest.json"]

@@ -1,0 +1,84 @@
+import json
+import socket
+from pathlib import Path
+
+from archiver.models import CaptureResult, CaptureStatus, EmbedRef, FoundIn, PostRef
+from archiver.store.index import Index
+from archiver.store.schema import CaptureRow
+
+POST = PostRef("twitter", "20", "https://x.com/jack/status/20", "jack")
+
+
+def make_index(tmp_path: Path) -> Index:
+    return Index(f"sqlite:///{tmp_path / 'index.sqlite3'}")
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
+    index = make_index(tmp_path)
+    with index.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    index.close()
+
+
+def test_one_post_two_articles(tmp_path: Path) -> None:
+    index = make_index(tmp_path)
+    embed = EmbedRef("twitter", FoundIn.BLOCKQUOTE, 0, POST, quoted_text="just setting up")
+    for url in ("https://a.example/1", "https://b.example/2"):
+        index.record_article(url, exchange=None, status="ok", error=None, directory=None,
+                             body_sha256=None, embeds=[embed])
+    row = index.post("twitter", "20")
+    assert row is not None
+    assert sorted(e.article.url for e in row.embeds) == ["https://a.example/1",
+                                                         "https://b.example/2"]
+    index.close()
+
+
+def test_refetch_replaces_embeds_keeps_articles(tmp_path: Path) -> None:
+    index = make_index(tmp_path)
+    two = [EmbedRef("twitter", FoundIn.BLOCKQUOTE, i, POST) for i in range(2)]
+    index.record_article("https://a.example/1", exchange=None, status="ok", error=None,
+                         directory=None, body_sha256=None, embeds=two)
+    index.record_article("https://a.example/1", exchange=None, status="ok", error=None,
+                         directory=None, body_sha256=None, embeds=two[:1])
+    row = index.post("twitter", "20")
+    assert row is not None and len(row.embeds) == 1
+    # a failed fetch keeps the embeds we knew
+    index.record_article("https://a.example/1", exchange=None, status="failed",
+                         error="HTTP 500", directory=None, body_sha256=None)
+    row = index.post("twitter", "20")
+    assert row is not None and len(row.embeds) == 1
+    index.close()
+
+
+def test_reconcile_closes_captures_of_dead_processes(tmp_path: Path) -> None:
+    index = make_index(tmp_path)
+    data_dir = tmp_path / "data"
+    index.begin_capture("done", POST, "run", "2026-01-01T00:00:00Z", "captures/t/20/a-done")
+    index.begin_capture("lost", POST, "run", "2026-01-01T00:00:01Z", "captures/t/20/a-lost")
+    index.begin_capture("mine", POST, "run", "2026-01-01T00:00:02Z", "captures/t/20/a-mine")
+    index.begin_capture("away", POST, "run", "2999-01-01T00:00:00Z", "captures/t/20/a-away")
+    # the first made it into place before its process died; the second did not
+    done = data_dir / "captures/t/20/a-done"
+    done.mkdir(parents=True)
+    (done / "manifest.json").write_text(json.dumps(
+        {"status": {"status": "deleted", "reason": "gone"},
+         "when": {"finished": "2026-01-01T00:00:09Z"}}))
+    with index.session() as s:
+        for cid, owner in (("done", f"{socket.gethostname()}:999999999"),
+                           ("lost", f"{socket.gethostname()}:999999998"),
+                           ("away", "another-worker:1")):
+            row = s.get(CaptureRow, cid)
+            assert row is not None
+            row.owner = owner
+    touched = index.reconcile(data_dir)
+    # "mine" belongs to this live process; "away" to another host, and is recent
+    assert sorted(touched) == ["done", "lost"]
+    assert index.capture("away").status == "in_progress"
+    assert index.capture("done").status == "deleted"
+    assert index.capture("lost").status == "abandoned"
+    assert index.capture("mine").status == "in_progress"
+    index.finish_capture(CaptureResult("mine", POST, CaptureStatus.LIVE, None, "s", "f",
+                                       "captures/t/20/a-mine", "0" * 64))
+    assert index.capture("mine").status == "live"
+    assert index.post("twitter", "20").last_status == "live"
+    index.close()
