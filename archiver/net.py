@@ -284,6 +284,8 @@ class HttpPool:
 
     def __init__(self, config: NetworkConfig) -> None:
         self.config = config
+        #: for checks made outside requests (the browser's navigations)
+        self.resolver = Resolver(config.host_map, config.allow_networks)
         self._local = threading.local()
         self._all: list[Http] = []
         self._lock = threading.Lock()

@@ -194,3 +194,19 @@ def test_article_failures_are_recorded_and_the_batch_goes_on(
     assert not report.ok
     recorded = {a.url: a.last_status for a in rows(config, ArticleRow)}
     assert recorded["https://news.example.org/missing"] == "failed"
+
+
+def test_without_the_loopback_allowance_nothing_is_fetched(
+        browser_loop: LoopThread, config: Config, fake_platform: FakePlatform) -> None:
+    from dataclasses import replace
+
+    guarded = replace(config, network=replace(config.network, allow_networks=()))
+    fake_platform.reset_log()
+    report = run(browser_loop, guarded, SEED_URL,
+                 f"https://x.com/NikolPashinyan/status/{SEED_IDS[0]}")
+    assert report.articles[0].status == "failed"
+    assert "non-public" in report.articles[0].error
+    (capture,) = report.captures
+    assert capture.status is CaptureStatus.FAILED
+    assert "non-public" in capture.reason
+    assert fake_platform.log == []  # refused before any byte was sent, browser included

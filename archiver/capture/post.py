@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from playwright.async_api import BrowserContext
 
 from archiver.capture.browser import BrowserSession
 from archiver.capture.pages import PageResult, render_page
@@ -92,7 +95,7 @@ async def _capture(env: CaptureEnv, platform: Platform, post: PostRef,
     specs = [s for s in platform.pages(post) if s.required or env.config.capture.post_page]
     context = await env.browser.new_context()
     try:
-        page_tasks = [render_page(context, s, _timeout(env, s)) for s in specs]
+        page_tasks = [_guarded_render(env, context, s) for s in specs]
         gathered = await asyncio.gather(*data_tasks, *page_tasks)
     finally:
         with contextlib.suppress(Exception):  # a dead browser is reported by the pages
@@ -130,6 +133,18 @@ async def _capture(env: CaptureEnv, platform: Platform, post: PostRef,
         directory, manifest_sha = ev.commit(manifest)
     return CaptureResult(capture_id, post, status, reason, started, finished, directory,
                          manifest_sha, tuple(ev.artifacts), data, tuple(e for e, _ in embeds))
+
+
+async def _guarded_render(env: CaptureEnv, context: BrowserContext, spec: PageSpec
+                          ) -> PageResult:
+    """Render a page, unless its host resolves to an address the policy refuses."""
+    parts = urlsplit(spec.url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        await asyncio.to_thread(env.http.resolver.resolve, parts.hostname or "", port)
+    except FetchError as exc:
+        return PageResult(spec.role, spec.url, "error", str(exc), started=utc_now())
+    return await render_page(context, spec, _timeout(env, spec))
 
 
 def _timeout(env: CaptureEnv, spec: PageSpec) -> float:
