@@ -99,9 +99,12 @@ def cmd_detect(args: argparse.Namespace, config: Config) -> int:
     print(f"{len(found.embeds)} embed(s)")
     for e in found.embeds:
         who = f"@{e.author}" if e.author else "(author not shown)"
-        ident = f"{e.platform}/{e.post.post_id}" if e.post else f"{e.platform} (unresolved)"
-        print(f"  {e.position + 1}. {ident} {who} [{e.found_in}: {e.element}]"
-              + (f" {e.date}" if e.date else ""))
+        if e.author_name:
+            who = f"{e.author_name} ({who})"
+        ident = f"{e.platform}/{e.post.post_id}" if e.post else f"{e.platform} (text only)"
+        where = str(e.found_in) if e.element in ("", str(e.found_in)) else \
+            f"{e.found_in}: {e.element}"
+        print(f"  {e.position + 1}. {ident} {who} [{where}]" + (f" {e.date}" if e.date else ""))
         if e.post:
             print(f"     {e.post.url}")
         if e.quoted_text:

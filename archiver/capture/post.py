@@ -120,7 +120,7 @@ async def _capture(env: CaptureEnv, platform: Platform, post: PostRef,
             _write_page(ev, page)
         data = platform.interpret(post, responses)
         errors = [r["error"] for r in request_log if r.get("error")]
-        status, reason = decide(data, pages, specs, errors)
+        status, reason = decide(data, pages, specs, errors, platform)
         finished = utc_now()
         environment = {**tool_environment(env.config.digest()), **env.browser.environment(),
                        "elapsed_s": round(time.monotonic() - t0, 4)}
@@ -172,15 +172,26 @@ def _write_page(ev: EvidenceDir, page: PageResult) -> None:
         ev.write(f"{page.role}.txt", page.text.encode(), "text/plain; charset=utf-8", "text")
 
 
-def decide(data: PostData, pages: Sequence[PageResult], specs: Sequence[PageSpec],
-           fetch_errors: Sequence[str]) -> tuple[CaptureStatus, str | None]:
+def decide(data: PostData | None, pages: Sequence[PageResult], specs: Sequence[PageSpec],
+           fetch_errors: Sequence[str], platform: Platform | None = None
+           ) -> tuple[CaptureStatus, str | None]:
     """The capture's status: the data endpoints say what the post is; the required pages
     must have shown it (or shown it gone). Anything short of that is a failure with a reason,
-    never an empty success."""
+    never an empty success. Without data (`None`) the required pages alone decide."""
+    required = {s.role for s in specs if s.required}
+    if data is None:
+        for page in pages:
+            if page.role not in required:
+                continue
+            if page.signal in ("timeout", "error"):
+                return CaptureStatus.FAILED, f"{page.role} page: {page.detail or page.signal}"
+            if page.signal == "gone":
+                return (platform.gone_status(page.detail or "") if platform else
+                        (CaptureStatus.UNAVAILABLE, page.detail))
+        return CaptureStatus.LIVE, None
     if data.status is CaptureStatus.FAILED:
         detail = f": {'; '.join(fetch_errors)}" if fetch_errors else ""
         return data.status, f"{data.reason}{detail}"
-    required = {s.role for s in specs if s.required}
     for page in pages:
         if page.role not in required:
             continue

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
-from archiver.models import FoundIn, HttpExchange, PostData, PostRef
+from archiver.models import CaptureStatus, FoundIn, HttpExchange, PostData, PostRef
 
 #: Attributes an iframe keeps its URL in: `src`, then the lazy loaders' copies.
 LAZY_SRC_ATTRS: tuple[str, ...] = ("src", "data-src", "data-lazy-src", "data-litespeed-src")
@@ -149,5 +149,17 @@ class Platform(ABC):
         """Pages the browser renders and snapshots for a post."""
 
     @abstractmethod
-    def interpret(self, post: PostRef, responses: dict[str, HttpExchange]) -> PostData:
-        """Decide the post's status and read its text from the data responses."""
+    def interpret(self, post: PostRef, responses: dict[str, HttpExchange]) -> PostData | None:
+        """Decide the post's status and read its text from the data responses.
+
+        None when the data cannot decide (the platform has no public data endpoint, or it
+        answered nothing definite): the status then comes from the embed render, through
+        `gone_status`.
+        """
+
+    def gone_status(self, detail: str) -> tuple[CaptureStatus, str]:
+        """The status a render's "post unavailable" notice means (`detail` is its text).
+
+        Platforms override this to tell deleted from private, age-gated, login wall ...
+        """
+        return CaptureStatus.UNAVAILABLE, detail or "the platform shows the post as unavailable"

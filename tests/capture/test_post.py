@@ -59,3 +59,22 @@ def test_capture_paths_are_safe_and_sortable() -> None:
     ref = PostRef("telegram", "../durov/1", "https://t.me/durov/1")
     assert capture_relpath(ref, "abc", when).as_posix() == \
         "captures/telegram/_/durov/1/20260102T030405Z-abc"
+
+
+def test_without_data_the_render_decides() -> None:
+    assert decide(None, [page("embed", "rendered")], [EMBED], []) == (CaptureStatus.LIVE, None)
+    assert decide(None, [page("embed", "gone", "This post was deleted")], [EMBED], []) == (
+        CaptureStatus.UNAVAILABLE, "This post was deleted")
+    status, _ = decide(None, [page("embed", "timeout")], [EMBED], [])
+    assert status is CaptureStatus.FAILED
+
+
+def test_a_platform_classifies_its_own_notices() -> None:
+    from archiver.platforms.twitter import Twitter
+
+    class Deleting(Twitter):
+        def gone_status(self, detail: str) -> tuple[CaptureStatus, str]:
+            return CaptureStatus.DELETED, "deleted by its author"
+
+    assert decide(None, [page("embed", "gone", "x")], [EMBED], [], Deleting()) == (
+        CaptureStatus.DELETED, "deleted by its author")
