@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakeplatform.ca import HOSTS, make_test_pki
+from tests.fakeplatform.ca import make_test_pki
 from tests.fakeplatform.images import icon_png
 
 if TYPE_CHECKING:
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: Modules of tests/fakeplatform that serve hosts; each has `routes(platform) -> {host: handler}`.
+SITE_MODULES: tuple[str, ...] = ("news", "twitter")
 HANDSHAKE_TIMEOUT = 10.0
 IDLE_TIMEOUT = 30.0
 MAX_BODY = 1 << 20
@@ -256,19 +258,26 @@ def _close(sock: socket.socket) -> None:
 class FakePlatform:
     """The running fake: one HTTPS port on 127.0.0.1 for every host in `hosts`."""
 
-    def __init__(self, workdir: Path, port: int = 0, hosts: Sequence[str] = HOSTS) -> None:
-        from tests.fakeplatform import news, twitter  # they import Request/Response from here
+    def __init__(self, workdir: Path, port: int = 0, hosts: Sequence[str] = ()) -> None:
+        import importlib
+
+        from tests.fakeplatform import twitter  # site modules import Request/Response from here
 
         self.workdir = Path(workdir)
-        self.hosts: tuple[str, ...] = tuple(hosts)
-        self.pki = make_test_pki(self.workdir, self.hosts)
-        self.ca_pem: Path = self.pki.ca_pem
         self.tweets: TweetStore = twitter.TweetStore.from_fixture()
         self.post_page_mode: str = "render"  # or "login_wall"
+        #: (platform, post_id) -> state set by a test ("deleted", "private", ...)
+        self.post_states: dict[tuple[str, str], str] = {}
         self.log: list[tuple[str, str, str]] = []
         self.stopping = threading.Event()
         self._log_lock = threading.Lock()
-        self._routes: dict[str, Handler] = {**twitter.routes(self), **news.routes(self)}
+        self._routes: dict[str, Handler] = {}
+        for name in SITE_MODULES:  # each module answers for its own hosts
+            module = importlib.import_module(f"tests.fakeplatform.{name}")
+            self._routes.update(module.routes(self))
+        self.hosts: tuple[str, ...] = tuple(hosts) or tuple(self._routes)
+        self.pki = make_test_pki(self.workdir, self.hosts)
+        self.ca_pem: Path = self.pki.ca_pem
 
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.pki.server_pem, self.pki.server_key)
@@ -312,8 +321,16 @@ class FakePlatform:
     def reset(self) -> None:
         """Back to the start state: fixture tweets, rendered post pages, empty log."""
         self.tweets.reset()
+        self.post_states.clear()
         self.post_page_mode = "render"
         self.reset_log()
+
+    def set_post_state(self, platform: str, post_id: str, state: str) -> None:
+        """Make a post of any non-Twitter platform "deleted", "private", ... at run time."""
+        self.post_states[(platform, post_id)] = state
+
+    def post_state(self, platform: str, post_id: str, default: str = "live") -> str:
+        return self.post_states.get((platform, post_id), default)
 
     def host_map(self) -> dict[str, str]:
         return {host: f"127.0.0.1:{self.port}" for host in self.hosts}
