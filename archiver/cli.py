@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "nothing", description="Fetch (or read) an article and list the posts "
                          "it embeds, without capturing anything.")
     p.add_argument("target", metavar="URL_OR_FILE")
+    p.add_argument("--render", action="store_true",
+                   help="also load the page in Chromium and add the embeds its scripts inject")
 
     p = verbs.add_parser("archive", parents=[common], help="capture every embedded post",
                          description="Fetch each article, find its embeds, and capture every "
@@ -91,7 +93,7 @@ def _progress(message: str) -> None:
 
 
 def cmd_detect(args: argparse.Namespace, config: Config) -> int:
-    found = detect(args.target, config)
+    found = detect(args.target, config, render=args.render)
     if getattr(args, "json", False):
         _print_json(found.to_json())
         return EXIT_OK
@@ -101,7 +103,7 @@ def cmd_detect(args: argparse.Namespace, config: Config) -> int:
         who = f"@{e.author}" if e.author else "(author not shown)"
         if e.author_name:
             who = f"{e.author_name} ({who})"
-        ident = f"{e.platform}/{e.post.post_id}" if e.post else f"{e.platform} (text only)"
+        ident = f"{e.platform}/{e.post.post_id}" if e.post else f"{e.platform} (unresolved)"
         where = str(e.found_in) if e.element in ("", str(e.found_in)) else \
             f"{e.found_in}: {e.element}"
         print(f"  {e.position + 1}. {ident} {who} [{where}]" + (f" {e.date}" if e.date else ""))

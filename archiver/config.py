@@ -74,6 +74,14 @@ class CaptureConfig:
     post_page: bool = True
     #: posts captured at the same time, each in its own browser context
     concurrency: int = 2
+    #: also load the article in Chromium: embeds that scripts inject are found, and the
+    #: rendered DOM and a screenshot of the article are kept with its response
+    render_article: bool = True
+    #: seconds the article may take to load in the browser
+    article_timeout: float = 20.0
+    #: after the load event, wait at most this long for the network to go quiet, so that
+    #: embed scripts have run
+    article_settle: float = 5.0
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import islice
 from urllib.parse import urljoin
@@ -36,6 +36,7 @@ from bs4.element import AttributeValueList, NavigableString, PageElement, Prefor
 from bs4.formatter import HTMLFormatter
 
 from archiver.errors import NotHTMLError
+from archiver.hydration import embeds_in_json, json_blobs, merge
 from archiver.models import EmbedRef, FoundIn, PostRef
 from archiver.platforms import REGISTRY
 from archiver.platforms.base import EmbedMarkup, Platform
@@ -50,7 +51,7 @@ from archiver.textembeds import (
     parse_date,
 )
 
-__all__ = ["MARKUP_LIMIT", "discover", "discover_html", "discover_text"]
+__all__ = ["MARKUP_LIMIT", "discover", "discover_html", "discover_text", "merge_rendered"]
 
 
 class _AsWritten(HTMLFormatter):
@@ -98,8 +99,13 @@ def discover_text(text: str) -> list[EmbedRef]:
     return [r.ref(position) for position, r in enumerate(remnants)]
 
 
-def discover_html(html: str, base_url: str | None = None) -> list[EmbedRef]:
-    """The embeds of an HTML page, in article order. Never raises on malformed input."""
+def discover_html(html: str, base_url: str | None = None, *,
+                  hydration: bool = True) -> list[EmbedRef]:
+    """The embeds of an HTML page, in article order. Never raises on malformed input.
+
+    With `hydration`, embeds carried only in the page's JSON (see archiver.hydration)
+    follow those of the markup.
+    """
     if not html.isascii():
         # lone surrogates (bytes decoded with surrogateescape) cannot reach lxml
         html = html.encode("utf-8", "replace").decode("utf-8")
@@ -108,7 +114,13 @@ def discover_html(html: str, base_url: str | None = None) -> list[EmbedRef]:
     entries: list[tuple[int, _Found | Remnant]] = list(_drop_noscript_copies(walker.found))
     entries.extend((r.line, r) for r in find_remnants(walker.text.lines))
     entries.sort(key=lambda entry: entry[0])
-    return [item.ref(position) for position, (_, item) in enumerate(entries)]
+    found = [item.ref(position) for position, (_, item) in enumerate(entries)]
+    if not hydration or not walker.scripts:
+        return found
+    blobs = json_blobs((_attr(s, "type"), _attr(s, "id"), s.get_text()) for s in walker.scripts)
+    hydrated = embeds_in_json(blobs, lambda snippet: discover_html(snippet, base_url,
+                                                                   hydration=False))
+    return merge(found, hydrated)
 
 
 def _parse(html: str) -> BeautifulSoup:
@@ -191,6 +203,7 @@ class _Walker:
         self.skip = skip
         self.text = LineBuilder()
         self.found: list[tuple[int, _Found]] = []  # (index of its barrier line, embed)
+        self.scripts: list[Tag] = []  # for archiver.hydration
         self._noscripts: list[Tag] = []
 
     def walk(self, root: Tag) -> None:
@@ -213,6 +226,8 @@ class _Walker:
                         self.found.append((len(text.lines) - 1, found))
                         continue
                 if name in _SKIP or node is self.skip:
+                    if name == "script":
+                        self.scripts.append(node)
                     continue
                 if name in _BLOCKS:
                     text.paragraph()
@@ -253,6 +268,9 @@ class _Walker:
             if url and (post := platform.match_embed_url(url)) is not None:
                 raw_url = url
                 break
+            if url and platform.is_short_link(url):  # resolved later by one recorded lookup
+                raw_url = url
+                break
         for attr in () if post else spec.id_attrs:
             value = _attr(node, attr)
             if value and (post := platform.post_from_id(value)) is not None:
@@ -268,7 +286,7 @@ class _Walker:
         if link is not None:
             raw_url = raw_url or link
             post = post or platform.match_url(link)
-        if post is None and not spec.claims:
+        if post is None and not spec.claims and raw_url is None:
             return None
         if post is not None and post.author is None and facts.author:
             post = platform.post_from_id(post.post_id, facts.author) or post  # /i/web/status
@@ -319,7 +337,7 @@ class _Walker:
             url = self._absolute(candidate) or ""
             for platform in REGISTRY:
                 post = platform.match_url(url)
-                if post is not None:
+                if post is not None or platform.is_short_link(url):
                     own = f"wp-block-embed-{platform.name}"  # WordPress names the provider
                     shown = own if own in classes else min(_LINK_WRAPPERS & set(classes))
                     return _Found(platform, FoundIn.LINK, post, f"{node.name}.{shown}", node,
@@ -394,3 +412,30 @@ def _drop_noscript_copies(found: list[tuple[int, _Found]]) -> list[tuple[int, _F
 def _near(node: Tag, noscript: Tag) -> bool:
     """`node` sits beside `noscript`: within three levels under the same parent."""
     return any(ancestor is noscript.parent for ancestor in islice(node.parents, 3))
+
+
+def merge_rendered(static: list[EmbedRef], rendered: list[EmbedRef]) -> list[EmbedRef]:
+    """One list from the static pass and the rendered-DOM pass, in article order.
+
+    A post found by both keeps what the served HTML showed (quoted text, author, date) and
+    is marked as seen by both; an embed only the rendered DOM has (a script injected it) is
+    placed after the embed the rendered DOM shows just before it.
+    """
+    out: list[tuple[tuple[int, int, int], EmbedRef]] = [
+        ((i, 0, 0), e) for i, e in enumerate(static)]
+    unmatched = {i for i, e in enumerate(static) if e.post is not None}
+    anchor = -1
+    for j, embed in enumerate(rendered):
+        if embed.post is None:
+            continue
+        match = next((i for i in sorted(unmatched) if static[i].post is not None
+                      and static[i].post.key == embed.post.key), None)  # type: ignore[union-attr]
+        if match is not None:
+            unmatched.discard(match)
+            anchor = match
+            out[match] = (out[match][0], replace(static[match],
+                                                 found_by=(*static[match].found_by, "rendered")))
+        else:
+            out.append(((anchor, 1, j), replace(embed, found_by=("rendered",))))
+    out.sort(key=lambda item: item[0])
+    return [replace(e, position=n) for n, (_, e) in enumerate(out)]

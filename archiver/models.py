@@ -61,6 +61,9 @@ class EmbedRef:
     date: str | None = None  # that date parsed, ISO 8601 (YYYY-MM-DD)
     raw_url: str | None = None  # the post URL exactly as found
     markup: str | None = None  # outer HTML (or text) of the embed, capped in length
+    #: which discovery passes saw it: "static" (the HTML as served), "rendered" (the DOM
+    #: after Chromium ran the page's scripts)
+    found_by: tuple[str, ...] = ("static",)
 
     @property
     def resolved(self) -> bool:
@@ -78,6 +81,7 @@ class EmbedRef:
             "date_text": self.date_text,
             "date": self.date,
             "found_in": str(self.found_in),
+            "found_by": list(self.found_by),
             "element": self.element,
             "position": self.position,
             "resolved": self.resolved,

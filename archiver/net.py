@@ -182,7 +182,8 @@ class Http:
     def close(self) -> None:
         self.session.close()
 
-    def get(self, url: str, *, accept: str = "*/*", max_bytes: int | None = None) -> HttpExchange:
+    def get(self, url: str, *, accept: str = "*/*", max_bytes: int | None = None,
+            follow_redirects: bool = True) -> HttpExchange:
         """GET `url`, following redirects, and return the exchange with the whole body.
 
         Raises FetchError (or a subclass) when no response could be read; an HTTP error
@@ -195,6 +196,7 @@ class Http:
         started, t0 = utc_now(), time.monotonic()
         try:
             resp = self.session.get(url, stream=True, headers={"Accept": accept},
+                                    allow_redirects=follow_redirects,
                                     timeout=(self.config.connect_timeout, self.config.read_timeout))
             try:
                 body = self._read_capped(resp, cap, url, t0)

@@ -391,3 +391,27 @@ def test_a_100_kb_article_takes_well_under_20_ms() -> None:
         timings.append(time.perf_counter() - started)
     best = min(timings)
     assert best < 0.020, f"best of 15: {best * 1000:.1f} ms"
+
+
+def test_hydration_json_never_reads_urls_in_code_or_prose() -> None:
+    html = ('<script>var u = "https://twitter.com/a/status/111";</script>'
+            '<script type="application/json">{"body": [{"type": "paragraph", "text": '
+            '"see https://twitter.com/b/status/222"}, {"link": '
+            '"https://twitter.com/c/status/333"}]}</script>')
+    assert discover_html(html) == []
+
+
+def test_hydration_json_is_bounded_and_tolerant() -> None:
+    broken = '<script type="application/json">{"html": "<blockquote class=</script>'
+    assert discover_html(broken) == []
+    deep = '<script type="application/json">' + '[' * 100_000 + ']' * 100_000 + '</script>'
+    assert discover_html(deep) == []
+
+
+def test_a_short_link_in_an_embed_wrapper_is_an_unresolved_embed() -> None:
+    html = ('<figure class="wp-block-embed wp-block-embed-twitter"><div class='
+            '"wp-block-embed__wrapper">https://t.co/AbC123xyz</div></figure>'
+            '<p>prose <a href="https://t.co/zzz">link</a></p>')
+    (embed,) = discover_html(html)
+    assert (embed.platform, embed.post, embed.raw_url) == ("twitter", None,
+                                                           "https://t.co/AbC123xyz")

@@ -210,3 +210,47 @@ def test_without_the_loopback_allowance_nothing_is_fetched(
     assert capture.status is CaptureStatus.FAILED
     assert "non-public" in capture.reason
     assert fake_platform.log == []  # refused before any byte was sent, browser included
+
+
+def test_short_links_are_resolved_by_one_recorded_lookup(
+        browser_loop: LoopThread, config: Config, fake_platform: FakePlatform) -> None:
+    fake_platform.reset_log()
+    report = run(browser_loop, config, SITE + "shortlinks.html")
+    (article,) = report.articles
+    assert [(e.raw_url, e.post.post_id if e.post else None) for e in article.embeds] == [
+        ("https://t.co/AbC123xyz", SEED_IDS[0]), ("https://t.co/dead404", None)]
+    assert fake_platform.count("t.co") == 2  # one lookup each; the link in prose: none
+    assert [c.post.post_id for c in report.captures] == [SEED_IDS[0]]
+    manifest = json.loads((config.storage.data_dir / article.directory / "manifest.json")
+                          .read_text())
+    lookups = {r["url"]: r for r in manifest["got"]["requests"][1:]}
+    assert lookups["https://t.co/AbC123xyz"]["status"] == 301
+    assert ["Location", f"https://twitter.com/NikolPashinyan/status/{SEED_IDS[0]}"] in \
+        lookups["https://t.co/AbC123xyz"]["headers"]
+    assert lookups["https://t.co/dead404"]["status"] == 404
+
+
+def test_the_rendered_dom_pass_finds_injected_embeds_and_keeps_the_rendering(
+        browser_loop: LoopThread, config: Config) -> None:
+    report = run(browser_loop, config, SITE + "injected.html")
+    (article,) = report.articles
+    seen = [(e.post.post_id, e.found_in, e.found_by) for e in article.embeds if e.post]
+    assert seen == [(SEED_IDS[0], "blockquote", ("static", "rendered")),
+                    (SEED_IDS[1], "iframe", ("rendered",))]
+    assert article.embeds[0].quoted_text.startswith("Sur décision")  # the served text wins
+    assert {c.post.post_id for c in report.captures} == set(SEED_IDS)
+    root = config.storage.data_dir / article.directory
+    assert {"body.html", "response.json", "rendered.html", "article.png"} <= {
+        p.name for p in root.iterdir()}
+    assert "twitter-tweet-rendered" in (root / "rendered.html").read_text()  # widgets.js ran
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert manifest["got"]["pages"][0]["signal"] == "rendered"
+    assert verify_directory(config.storage.data_dir, article.directory, "a").ok
+
+
+def test_the_rendered_pass_can_be_switched_off(browser_loop: LoopThread, config: Config) -> None:
+    from dataclasses import replace
+
+    static_only = replace(config, capture=replace(config.capture, render_article=False))
+    report = run(browser_loop, static_only, SITE + "injected.html")
+    assert [e.post.post_id for e in report.articles[0].embeds] == [SEED_IDS[0]]

@@ -78,6 +78,8 @@ def post_manifest(*, capture_id: str, post: PostRef, status: str, reason: str | 
 
 def article_manifest(*, fetch_id: str, url: str, exchange: HttpExchange | None,
                      body_artifact: str | None, error: str | None, status: str,
+                     lookups: Sequence[HttpExchange] = (),
+                     pages: Sequence[dict[str, Any]] = (),
                      embeds: Sequence[EmbedRef],
                      environment: dict[str, Any], started: str, finished: str,
                      artifacts: Sequence[Artifact]) -> dict[str, Any]:
@@ -88,7 +90,9 @@ def article_manifest(*, fetch_id: str, url: str, exchange: HttpExchange | None,
         "fetch_id": fetch_id,
         "article": {"url": url},
         "status": {"status": status, "reason": error},
-        "got": {"requests": [exchange_record(exchange, body_artifact)] if exchange else []},
+        "got": {"requests": ([exchange_record(exchange, body_artifact)] if exchange else [])
+                + [exchange_record(x, None) for x in lookups],
+                "pages": list(pages)},
         "embeds": [e.to_json() for e in embeds],
         "how": environment,
         "when": {"started": started, "finished": finished},

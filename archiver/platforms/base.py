@@ -10,6 +10,7 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 from archiver.models import CaptureStatus, FoundIn, HttpExchange, PostData, PostRef
 
@@ -109,6 +110,15 @@ class Platform(ABC):
     #: The shape of a handle (without '@', full match), to tell whose a "— Name (@handle)
     #: date" text remnant is. Declare it only if the platform's embeds flatten to that shape.
     handle_pattern: ClassVar[re.Pattern[str] | None] = None
+
+    #: Hosts of the platform's link shortener (t.co, vm.tiktok.com, fb.watch): such a URL
+    #: names a post only after one redirect lookup, which the pipeline makes and records.
+    short_link_hosts: ClassVar[frozenset[str]] = frozenset()
+
+    def is_short_link(self, url: str) -> bool:
+        parts = urlsplit(url.strip())
+        return (parts.hostname or "").lower() in self.short_link_hosts and \
+            parts.path.strip("/") != ""
 
     def post_from_id(self, raw_id: str, author: str | None = None) -> PostRef | None:
         """The post with an id read from markup (and the handle shown next to it), if valid."""

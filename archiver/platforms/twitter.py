@@ -138,6 +138,8 @@ class Twitter(Platform):
         r"[—–-]{1,2}\s*(?P<name>[^\n]{0,100}?)\s*\(@(?P<handle>[A-Za-z0-9_]{1,15})\)")
 
     # -- identity ------------------------------------------------------------------------
+    short_link_hosts = frozenset({"t.co"})
+
     def normalise_author(self, raw: str | None) -> str | None:
         if raw is None or raw.lower() in {"i", "intent", "hashtag", "search", "home"}:
             return None

@@ -1,0 +1,164 @@
+"""The article stage: fetch (raw bytes kept), discover, resolve short links, keep evidence.
+
+    requests GET (body and headers as served)  -> static discovery (markup + hydration JSON)
+    Chromium render (optional)                 -> rendered-DOM discovery, merged
+    short links                                -> one recorded redirect lookup each
+    evidence directory articles/<host>/<stamp>-<id>/ and the index rows
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from archiver.capture.article import render_article
+from archiver.capture.browser import BrowserSession
+from archiver.capture.pages import PageResult
+from archiver.config import Config
+from archiver.discover import discover, discover_html, merge_rendered
+from archiver.errors import FetchError
+from archiver.evidence.manifest import article_manifest, tool_environment
+from archiver.models import EmbedRef, HttpExchange
+from archiver.net import Http, decode_document, utc_now
+from archiver.platforms import by_name, match_url
+from archiver.store.files import EvidenceDir, canonical_json, safe_segments
+from archiver.store.index import Index, new_id
+
+ACCEPT_HTML = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+
+
+@dataclass(frozen=True)
+class ArticleOutcome:
+    url: str
+    status: str  # ok | no_embeds | failed
+    error: str | None
+    embeds: tuple[EmbedRef, ...] = ()
+    directory: str | None = None
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"url": self.url, "status": self.status, "error": self.error,
+                "directory": self.directory, "embeds": [e.to_json() for e in self.embeds],
+                "notes": list(self.notes)}
+
+
+def discover_document(text: str, kind: str, base_url: str | None) -> list[EmbedRef]:
+    found: list[EmbedRef] = discover(
+        text, content_type="text/plain" if kind == "text" else "text/html", base_url=base_url)
+    return found
+
+
+def _fetch_static(http: Http, url: str
+                  ) -> tuple[HttpExchange | None, str | None, list[EmbedRef], str | None]:
+    """(exchange, kind, embeds, error) of the article as served."""
+    exchange = None
+    try:
+        exchange = http.get(url, accept=ACCEPT_HTML)
+        text, kind = decode_document(exchange)
+        return exchange, kind, discover_document(text, kind, exchange.final_url), None
+    except FetchError as exc:
+        return exchange, None, [], str(exc)
+
+
+async def fetch_article(http: Http, index: Index, config: Config, url: str,
+                        browser: BrowserSession | None = None) -> ArticleOutcome:
+    """Fetch an article, keep its response (and rendering) as evidence, index its embeds."""
+    started_dt, started, fetch_id = datetime.now(UTC), utc_now(), new_id()
+    exchange, kind, embeds, error = await asyncio.to_thread(_fetch_static, http, url)
+    notes: list[str] = []
+    rendered: PageResult | None = None
+    if browser is not None and exchange is not None and error is None and kind == "html":
+        try:
+            await asyncio.to_thread(_check_host, http, exchange.final_url)
+        except FetchError as exc:
+            notes.append(f"not rendered: {exc}")
+        else:
+            rendered = await render_article(browser, exchange.final_url,
+                                            config.capture.article_timeout,
+                                            config.capture.article_settle)
+            if rendered.html is not None:
+                embeds = merge_rendered(embeds, discover_html(rendered.html, rendered.final_url))
+            else:
+                notes.append(f"rendered-DOM pass failed: {rendered.detail}")
+    embeds, lookups = await asyncio.to_thread(resolve_short_links, http, embeds)
+    status = "failed" if error else ("ok" if embeds else "no_embeds")
+    directory = body_sha = None
+    if exchange is not None:
+        host = urlsplit(exchange.final_url).hostname or "unknown"
+        rel = Path("articles", *safe_segments(host),
+                   f"{started_dt.strftime('%Y%m%dT%H%M%SZ')}-{fetch_id}")
+        with EvidenceDir(config.storage.data_dir, rel, fetch_id) as ev:
+            body = ev.write(_body_name(exchange), exchange.body,
+                            exchange.header("content-type") or "application/octet-stream",
+                            "response")
+            ev.write("response.json", canonical_json(exchange.describe()), "application/json",
+                     "response")
+            pages = []
+            if rendered is not None:
+                pages.append(rendered.describe())
+                if rendered.html is not None:
+                    ev.write("rendered.html", rendered.html.encode(), "text/html; charset=utf-8",
+                             "dom")
+                if rendered.screenshot is not None:
+                    ev.write("article.png", rendered.screenshot, "image/png", "screenshot")
+            manifest = article_manifest(
+                fetch_id=fetch_id, url=url, exchange=exchange, body_artifact=body.name,
+                lookups=lookups, pages=pages, error=error, status=status, embeds=embeds,
+                environment=tool_environment(config.digest()) | (
+                    browser.environment() if rendered is not None and browser else {}),
+                started=started, finished=utc_now(), artifacts=ev.artifacts)
+            directory, _ = ev.commit(manifest)
+        body_sha = body.sha256
+    index.record_article(url, exchange=exchange, status=status, error=error,
+                         directory=directory, body_sha256=body_sha, embeds=embeds)
+    return ArticleOutcome(url, status, error, tuple(embeds), directory, tuple(notes))
+
+
+def _check_host(http: Http, url: str) -> None:
+    parts = urlsplit(url)
+    http.resolver.resolve(parts.hostname or "", parts.port or
+                          (443 if parts.scheme == "https" else 80))
+
+
+def resolve_short_links(http: Http, embeds: list[EmbedRef]
+                        ) -> tuple[list[EmbedRef], list[HttpExchange]]:
+    """Resolve embeds given as short links (t.co, vm.tiktok.com, fb.watch ...) by one
+    redirect lookup each, without following it; the lookups are returned as evidence."""
+    lookups: dict[str, HttpExchange | None] = {}
+    out: list[EmbedRef] = []
+    for embed in embeds:
+        if embed.post is not None or not embed.raw_url or not _is_short(embed):
+            out.append(embed)
+            continue
+        if embed.raw_url not in lookups:
+            try:
+                lookups[embed.raw_url] = http.get(embed.raw_url, follow_redirects=False,
+                                                  max_bytes=1_000_000)
+            except FetchError:
+                lookups[embed.raw_url] = None
+        got = lookups[embed.raw_url]
+        location = got.header("location") if got is not None and 300 <= got.status < 400 \
+            else None
+        post = match_url(urljoin(embed.raw_url, location)) if location else None
+        out.append(replace(embed, post=post) if post is not None else embed)
+    return out, [x for x in lookups.values() if x is not None]
+
+
+def _is_short(embed: EmbedRef) -> bool:
+    try:
+        return embed.raw_url is not None and by_name(embed.platform).is_short_link(embed.raw_url)
+    except KeyError:  # a platform named by a text remnant that has no module
+        return False
+
+
+def _body_name(exchange: HttpExchange) -> str:
+    ctype = exchange.content_type
+    if ctype in ("text/html", "application/xhtml+xml"):
+        return "body.html"
+    if ctype == "text/plain":
+        return "body.txt"
+    return "body.bin"

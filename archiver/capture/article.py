@@ -1,0 +1,59 @@
+"""The article as Chromium renders it: DOM after scripts ran, and a screenshot.
+
+Embed scripts (widgets.js and friends) turn pasted markup into iframes and inject embeds
+the HTML never carried. We wait for the load event, then for the network to go quiet,
+capped by `article_settle`, since no single element says "all embeds are in".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+from archiver.capture.browser import BrowserSession
+from archiver.capture.pages import MAX_SHOT_HEIGHT, PageResult
+from archiver.net import utc_now
+
+
+async def render_article(browser: BrowserSession, url: str, timeout_s: float,
+                         settle_s: float) -> PageResult:
+    """Load `url` in a fresh context; return its rendered DOM, text and a screenshot."""
+    started, t0 = utc_now(), time.monotonic()
+    notes: list[str] = []
+    context = await browser.new_context()
+    try:
+        page = await context.new_page()
+        page.on("dialog", lambda dialog: dialog.dismiss())
+        response = await page.goto(url, wait_until="load", timeout=timeout_s * 1000)
+        try:
+            await page.wait_for_load_state("networkidle", timeout=settle_s * 1000)
+        except PlaywrightTimeout:
+            notes.append(f"network still busy after {settle_s:.0f} s; DOM taken as it was")
+        height = await page.evaluate("document.documentElement.scrollHeight")
+        clip = None
+        if isinstance(height, int | float) and height > MAX_SHOT_HEIGHT:
+            notes.append(f"page is {int(height)} px tall; screenshot clipped")
+            width = (page.viewport_size or {"width": 1280})["width"]
+            clip = {"x": 0, "y": 0, "width": width, "height": MAX_SHOT_HEIGHT}
+        shot = await page.screenshot(type="png", full_page=True, clip=clip,  # type: ignore[arg-type]
+                                     animations="disabled", timeout=timeout_s * 1000)
+        return PageResult(
+            "article", url, "rendered", None,
+            final_url=response.url if response else page.url,
+            http_status=response.status if response else None,
+            server=dict(await response.server_addr() or {}) or None if response else None,
+            screenshot=shot, screenshot_kind="full", html=await page.content(),
+            text=await page.inner_text("body"), started=started,
+            elapsed_s=time.monotonic() - t0, notes=tuple(notes))
+    except PlaywrightTimeout:
+        return PageResult("article", url, "timeout", f"article did not load within "
+                          f"{timeout_s:.0f} s", started=started, elapsed_s=time.monotonic() - t0)
+    except PlaywrightError as exc:
+        return PageResult("article", url, "error", str(exc).splitlines()[0][:500],
+                          started=started, elapsed_s=time.monotonic() - t0)
+    finally:
+        with contextlib.suppress(PlaywrightError):
+            await context.close()

@@ -1,0 +1,29 @@
+"""Link shorteners: one redirect to the post, as t.co (and friends) answer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tests.fakeplatform.server import Response
+
+if TYPE_CHECKING:
+    from tests.fakeplatform.server import FakePlatform, Handler, Request
+
+#: host -> short code -> where it points (None: the shortener answers 404)
+LINKS: dict[str, dict[str, str | None]] = {
+    "t.co": {
+        "AbC123xyz": "https://twitter.com/NikolPashinyan/status/1310100737619791965",
+        "Br0ers9": "https://x.com/LaurenceBroers/status/1310218169743183965?s=20",
+        "dead404": None,
+    },
+}
+
+
+def routes(platform: FakePlatform) -> dict[str, Handler]:
+    def shortener(req: Request) -> Response:
+        target = LINKS.get(req.host, {}).get(req.path.strip("/"))
+        if target is None:
+            return Response.html("<h1>Not found</h1>", 404)
+        return Response.redirect(target, 301)
+
+    return {host: shortener for host in LINKS}
