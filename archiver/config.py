@@ -85,12 +85,28 @@ class CaptureConfig:
 
 
 @dataclass(frozen=True)
+class EvidenceConfig:
+    #: the archive's signing key (PEM, mode 0600); "" = <data_dir>/keys/archive-key.pem
+    key_file: str = ""
+    #: RFC 3161 timestamp authorities, tried in order until one answers
+    tsa_urls: tuple[str, ...] = ()
+    #: PEM file of the CA certificates that the authorities' certificates chain to
+    tsa_ca_bundle: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     browser: BrowserConfig = field(default_factory=BrowserConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
+    evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
     source: str = "defaults"  # where the values came from, for messages
+
+    @property
+    def key_path(self) -> Path:
+        return Path(self.evidence.key_file) if self.evidence.key_file else \
+            self.storage.data_dir / "keys" / "archive-key.pem"
 
     def digest(self) -> str:
         """SHA-256 of the effective configuration, recorded in every manifest."""
