@@ -103,6 +103,8 @@ class HttpExchange:
     peer_ip: str | None = None
     started: str = ""  # UTC ISO 8601
     elapsed_s: float = 0.0
+    request_headers: tuple[tuple[str, str], ...] = ()
+    http_version: str = "HTTP/1.1"
 
     def header(self, name: str) -> str | None:
         lname = name.lower()
@@ -122,6 +124,8 @@ class HttpExchange:
             "url": self.url,
             "final_url": self.final_url,
             "status": self.status,
+            "http_version": self.http_version,
+            "request_headers": [list(h) for h in self.request_headers],
             "headers": [list(h) for h in self.headers],
             "redirects": list(self.redirects),
             "peer_ip": self.peer_ip,

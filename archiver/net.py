@@ -221,6 +221,8 @@ class Http:
             body=body, redirects=tuple(r.url for r in resp.history),
             peer_ip=self.resolver.seen(final_host), started=started,
             elapsed_s=time.monotonic() - t0,
+            request_headers=tuple((k, str(v)) for k, v in resp.request.headers.items()),
+            http_version={10: "HTTP/1.0", 11: "HTTP/1.1"}.get(resp.raw.version, "HTTP/1.1"),
         )
 
     def _read_capped(self, resp: requests.Response, cap: int, url: str, t0: float) -> bytes:
