@@ -12,6 +12,7 @@ Callers catch at the level they need::
     │   └── HTTPStatusError       the server answered with an error status (404, 500, ...)
     ├── BrowserError              no usable browser, or the browser died
     ├── CaptureError              a capture could not produce its evidence
+    ├── TimestampError            a timestamp authority answered, but the token is unusable
     └── StoreError                the index or the artifact store cannot be written or read
 
 ``expected`` is True when the fault lies outside our code (the site, the network, the
@@ -71,6 +72,10 @@ class BrowserError(ArchiverError):
 
 class CaptureError(ArchiverError):
     """A capture could not produce its evidence."""
+
+
+class TimestampError(ArchiverError):
+    """A timestamp authority answered, but not with a usable token for our request."""
 
 
 class StoreError(ArchiverError):

@@ -185,6 +185,9 @@ class CaptureResult:
     artifacts: tuple[Artifact, ...] = ()
     data: PostData | None = None
     embeds: tuple[EmbedRef, ...] = field(default=())
+    #: "stamped", "untimestamped" (no authority answered), or None (none configured)
+    timestamp: str | None = None
+    notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -200,5 +203,7 @@ class CaptureResult:
             "manifest_sha256": self.manifest_sha256,
             "text": self.data.text if self.data else None,
             "author": self.data.author if self.data else self.post.author,
+            "timestamp": self.timestamp,
+            "notes": list(self.notes),
             "artifacts": [asdict(a) for a in self.artifacts],
         }

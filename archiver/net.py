@@ -189,15 +189,29 @@ class Http:
         Raises FetchError (or a subclass) when no response could be read; an HTTP error
         status is returned, not raised, so callers can store it as evidence.
         """
+        return self._send("GET", url, {"Accept": accept}, None, max_bytes, follow_redirects)
+
+    def post(self, url: str, body: bytes, content_type: str, accept: str, *,
+             max_bytes: int | None = None) -> HttpExchange:
+        """POST `body` to `url`; same errors, cap and address guard as `get`.
+
+        Redirects are returned, not followed: following would turn the POST into a GET.
+        """
+        return self._send("POST", url, {"Content-Type": content_type, "Accept": accept},
+                          body, max_bytes, False)
+
+    def _send(self, method: str, url: str, headers: dict[str, str], data: bytes | None,
+              max_bytes: int | None, follow_redirects: bool) -> HttpExchange:
         cap = max_bytes or self.config.max_bytes
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchError(f"not an http(s) URL: {url!r}", url=url)
         started, t0 = utc_now(), time.monotonic()
         try:
-            resp = self.session.get(url, stream=True, headers={"Accept": accept},
-                                    allow_redirects=follow_redirects,
-                                    timeout=(self.config.connect_timeout, self.config.read_timeout))
+            resp = self.session.request(method, url, data=data, stream=True, headers=headers,
+                                        allow_redirects=follow_redirects,
+                                        timeout=(self.config.connect_timeout,
+                                                 self.config.read_timeout))
             try:
                 body = self._read_capped(resp, cap, url, t0)
             finally:
@@ -216,7 +230,7 @@ class Http:
             raise FetchError(f"request for {url} failed: {_root(exc)}", url=url) from exc
         final_host = urlsplit(resp.url).hostname or ""
         return HttpExchange(
-            method="GET", url=url, final_url=resp.url, status=resp.status_code,
+            method=method, url=url, final_url=resp.url, status=resp.status_code,
             headers=tuple((k, v) for k, v in resp.raw.headers.items()),
             body=body, redirects=tuple(r.url for r in resp.history),
             peer_ip=self.resolver.seen(final_host), started=started,

@@ -23,6 +23,9 @@ from archiver.capture.post import CaptureEnv, capture_post
 from archiver.config import Config
 from archiver.discover import discover_html, merge_rendered
 from archiver.errors import FetchError, UsageError
+from archiver.evidence import ledger
+from archiver.evidence.keys import load_or_create_key
+from archiver.evidence.timestamp import stamp_pending
 from archiver.models import CaptureResult, EmbedRef, HttpExchange, PostRef
 from archiver.net import Http, HttpPool, decode_document, utc_now
 from archiver.platforms import match_url
@@ -182,8 +185,16 @@ async def archive_async(urls: Sequence[str], config: Config, progress: Progress 
             run_browser = _Browser(config, browser, stack)
             for name in clean_staging(data_dir):
                 notes.append(f"removed unfinished capture {name} left by an interrupted run")
-            for capture_id in index.reconcile(data_dir):
+            stamped, failures = await asyncio.to_thread(
+                stamp_pending, index, http.get(), data_dir, config.evidence.tsa_urls)
+            if stamped:
+                notes.append(f"timestamped {stamped} earlier capture(s) no authority had "
+                             "answered for")
+            notes.extend(f"timestamp authority {f}" for f in failures)
+            for capture_id, completed in index.reconcile(data_dir):
                 notes.append(f"closed capture {capture_id} left in progress by an earlier run")
+                if completed:
+                    _ledger_late(index, data_dir, capture_id)
             direct: list[PostRef] = []
             outcomes: list[ArticleOutcome] = []
             for url in urls:
@@ -219,7 +230,8 @@ async def _capture_all(config: Config, index: Index, http: HttpPool, run_id: str
                        posts: Sequence[tuple[PostRef, list[tuple[EmbedRef, str | None]]]],
                        progress: Progress, browser: BrowserSession) -> list[CaptureResult]:
     progress(f"capturing {len(posts)} post(s)")
-    env = CaptureEnv(config, index, http, browser, run_id, requested)
+    key = await asyncio.to_thread(load_or_create_key, config.key_path)
+    env = CaptureEnv(config, index, http, browser, run_id, requested, key)
     limit = asyncio.Semaphore(max(1, config.capture.concurrency))
 
     async def one(ref: PostRef, embeds: list[tuple[EmbedRef, str | None]]) -> CaptureResult:
@@ -232,6 +244,20 @@ async def _capture_all(config: Config, index: Index, http: HttpPool, run_id: str
             return result
 
     return list(await asyncio.gather(*(one(ref, e) for ref, e in posts)))
+
+
+def _ledger_late(index: Index, data_dir: Path, capture_id: str) -> None:
+    """Enter a capture that made it to disk but not into the ledger before a crash."""
+    row = index.capture(capture_id)
+    if row is None or row.directory is None or row.manifest_sha256 is None:
+        return
+    entries, _, _ = ledger.read_entries(data_dir)
+    if any(e.capture_id == capture_id for e in entries):
+        return
+    ledger.append(data_dir, capture_id=row.id, platform=row.post.platform,
+                  post_id=row.post.post_id, directory=row.directory,
+                  manifest_sha256=row.manifest_sha256, recorded_at=utc_now(),
+                  on_head=lambda head: index.set_meta("ledger_head", head))
 
 
 def _describe_article(outcome: ArticleOutcome) -> str:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from archiver.config import Config
 from archiver.errors import ArchiverError, UsageError
-from archiver.evidence.verify import Verification, verify_directory
+from archiver.evidence import ledger
+from archiver.evidence.keys import public_key_path
+from archiver.evidence.timestamp import LATE_DIR, late_token_path, verify_stamp
+from archiver.evidence.verify import Problem, Verification, verify_directory
 from archiver.platforms import match_url
-from archiver.store.files import read_manifest
+from archiver.store.files import MANIFEST, TIMESTAMP, read_manifest, sha256_file
 from archiver.store.index import Index
 from archiver.store.schema import CaptureRow, PostRow
 
@@ -90,10 +95,12 @@ def lookup(config: Config, ref: str) -> dict[str, Any]:
 
 
 def verify_selection(config: Config, ref: str | None) -> list[Verification]:
-    """Verify one capture, every capture of a post (ref is a URL), or everything (None)."""
+    """Verify one capture, every capture of a post (ref is a URL), or everything (None):
+    files, signatures and chain links; with None also the article fetches and the ledger."""
     index = Index(config.storage.effective_database_url)
     data_dir = config.storage.data_dir
     try:
+        head = index.get_meta("ledger_head")
         if ref is None:
             rows = index.completed_captures()
             fetches = index.article_fetch_dirs()
@@ -103,12 +110,94 @@ def verify_selection(config: Config, ref: str | None) -> list[Verification]:
         else:
             rows = [_capture_row(index, ref)]
             fetches = []
+        everything = {r.id: r for r in index.completed_captures()
+                      if r.manifest_sha256 and r.status not in ("in_progress", "abandoned")}
     finally:
         index.close()
-    results = [verify_directory(data_dir, r.directory, r.id, r.manifest_sha256)
-               for r in rows if r.directory and r.status not in ("in_progress", "abandoned")]
+    roots_file = Path(config.evidence.tsa_ca_bundle) if config.evidence.tsa_ca_bundle else None
+    tsa_roots = roots_file.read_bytes() if roots_file and roots_file.is_file() else None
+    archive_pub = public_key_path(config.key_path)
+    trusted = archive_pub.read_bytes() if archive_pub.is_file() else None
+    results = []
+    for r in rows:
+        if not r.directory or r.status in ("in_progress", "abandoned"):
+            continue
+        v = verify_directory(data_dir, r.directory, r.id, r.manifest_sha256, trusted)
+        chain = _chain_problems(data_dir, r, everything) + _stamp_problems(
+            data_dir, r, tsa_roots, stamped=r.timestamp in ("stamped", "stamped_later"))
+        results.append(replace(v, problems=v.problems + tuple(chain)) if chain else v)
     results += [verify_directory(data_dir, d, f"article {d.rsplit('-', 1)[-1]}")
                 for d in fetches]
+    if ref is None:
+        results.append(verify_ledger(data_dir, list(everything.values()), head))
     if ref is not None and not results:
         raise ArchiverError(f"{ref}: no stored capture directory to verify")
     return results
+
+
+def _stamp_problems(data_dir: Path, row: CaptureRow, roots: bytes | None,
+                    stamped: bool) -> list[Problem]:
+    """Each RFC 3161 token must cover this manifest (and chain to the configured CAs)."""
+    directory = data_dir / (row.directory or "")
+    found = [(directory / TIMESTAMP, TIMESTAMP),
+             (late_token_path(data_dir, row.id), f"{LATE_DIR}/{row.id}.tsr (data directory)")]
+    manifest = directory / MANIFEST
+    problems, seen = [], 0
+    for path, label in found:
+        if not path.is_file() or not manifest.is_file():
+            continue
+        seen += 1
+        check = verify_stamp(path.read_bytes(), manifest.read_bytes(), roots)
+        if not check.ok:
+            problems.append(Problem(label, f"timestamp token: {check.detail}"))
+    if stamped and not seen:
+        problems.append(Problem(TIMESTAMP, "missing (the index records the capture as "
+                                           "timestamped)"))
+    return problems
+
+
+def _chain_problems(data_dir: Path, row: CaptureRow,
+                    everything: dict[str, CaptureRow]) -> list[Problem]:
+    """The manifest's link to the post's previous capture must name that manifest's hash."""
+    try:
+        chain = read_manifest(data_dir / (row.directory or "")).get("chain") or {}
+    except ArchiverError:
+        return []  # reported by the file checks
+    prev_id, prev_sha = chain.get("previous_capture_id"), chain.get("previous_manifest_sha256")
+    if not prev_id:
+        return []
+    prev = everything.get(str(prev_id))
+    if prev is None or not prev.directory:
+        return [Problem(MANIFEST, f"links to previous capture {prev_id}, which the index "
+                                  "does not hold")]
+    path = data_dir / prev.directory / MANIFEST
+    if not path.is_file() or sha256_file(path) != prev_sha:
+        return [Problem(MANIFEST, f"links to previous capture {prev_id} by a manifest hash "
+                                  "that capture no longer has (history was rewritten)")]
+    return []
+
+
+def verify_ledger(data_dir: Path, captures: list[CaptureRow], head: str | None
+                  ) -> Verification:
+    """The ledger chain, its head against the index, and ledger vs index, both ways."""
+    entries, problems, last = ledger.read_entries(data_dir)
+    if head is not None:
+        seq, _, digest = head.partition(":")
+        if not entries or last != digest or str(entries[-1].seq) != seq:
+            problems.append(Problem(ledger.LEDGER, f"ends at a different line than the index "
+                                                   f"recorded (entry {seq}): lines were cut "
+                                                   "off or the last line was changed"))
+    by_id = {e.capture_id: e for e in entries}
+    for row in captures:
+        entry = by_id.get(row.id)
+        if entry is None:
+            problems.append(Problem(ledger.LEDGER, f"has no entry for capture {row.id}"))
+        elif entry.manifest_sha256 != row.manifest_sha256:
+            problems.append(Problem(ledger.LEDGER, f"entry {entry.seq} records another "
+                                                   f"manifest hash for capture {row.id}"))
+    known = {r.id for r in captures}
+    for entry in entries:
+        if entry.capture_id not in known:
+            problems.append(Problem(ledger.LEDGER, f"entry {entry.seq} names capture "
+                                                   f"{entry.capture_id}, unknown to the index"))
+    return Verification("ledger", ledger.LEDGER, tuple(problems), len(entries))

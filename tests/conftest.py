@@ -64,3 +64,14 @@ def _fresh_fake_state(request: pytest.FixtureRequest) -> Iterator[None]:
     if "fake_platform" in request.fixturenames:
         fake = request.getfixturevalue("fake_platform")
         fake.reset()
+
+
+# -- a local RFC 3161 timestamp authority (openssl ts -reply behind HTTP) ---------------------
+from tests.tsa import LocalTSA, start_tsa  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tsa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTSA]:
+    """One local timestamp authority on 127.0.0.1 for the session (leave `.fail` False)."""
+    with start_tsa(tmp_path_factory.mktemp("tsa")) as authority:
+        yield authority

@@ -128,7 +128,7 @@ def test_archive_list_show_verify_tamper(config_file: Path) -> None:
     assert post["embedded_in"][0]["article"] == SEED_URL
 
     verified = cli(config_file, "verify", "--all")
-    assert verified.returncode == 0 and "3 of 3 verified" in verified.stdout
+    assert verified.returncode == 0 and "4 of 4 verified" in verified.stdout  # + the ledger
 
     directory = Path(capture["directory"])
     if not directory.is_absolute():

@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import struct
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from warcio.archiveiterator import ArchiveIterator  # type: ignore[import-untyped]
 
 from archiver.config import Config
 from archiver.evidence.verify import verify_directory
 from archiver.models import CaptureStatus
 from archiver.pipeline import ArchiveReport, archive_async
+from archiver.platforms.twitter import syndication_token
 from archiver.store.index import Index
 from archiver.store.schema import ArticleRow, CaptureRow, EmbedRow, PostRow
 from tests.fakeplatform import FakePlatform
@@ -51,10 +55,22 @@ def test_seed_article_end_to_end(browser_loop: LoopThread, config: Config,
         root = config.storage.data_dir / capture.directory
         assert root.parts[-4:-1] == ("captures", "twitter", capture.post.post_id)
         names = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
-        assert names == {"manifest.json", "SHA256SUMS", "data/tweet-result.json",
+        assert names == {"manifest.json", "manifest.sig", "archive-key.pub.pem", "SHA256SUMS",
+                         "traffic.warc.gz", "data/tweet-result.json",
                          "data/oembed.json", "embed.png", "embed.html", "embed.txt",
                          "post-page.png", "post-page.html", "post-page.txt"}
         subprocess.run(["sha256sum", "--quiet", "-c", "SHA256SUMS"], cwd=root, check=True)
+        subprocess.run([str(Path(sys.executable).with_name("warcio")), "check",
+                        "traffic.warc.gz"], cwd=root, check=True)
+        with (root / "traffic.warc.gz").open("rb") as fh:
+            targets = {(r.rec_type, r.rec_headers.get_header("WARC-Target-URI"))
+                       for r in ArchiveIterator(fh)}
+        assert ("response", f"https://cdn.syndication.twimg.com/tweet-result?id="
+                f"{capture.post.post_id}&lang=en&token="
+                f"{syndication_token(capture.post.post_id)}") in targets  # requests' side
+        assert any(t == "response" and u.startswith("https://platform.twitter.com/embed/")
+                   for t, u in targets)  # the browser's side
+        assert ("resource", f"urn:embed-archiver:{capture.capture_id}/embed.png") in targets
         assert verify_directory(config.storage.data_dir, capture.directory, capture.capture_id,
                                 capture.manifest_sha256).ok
         manifest = json.loads((root / "manifest.json").read_text())

@@ -156,12 +156,19 @@ class BrowserSession:
     def alive(self) -> bool:
         return self._browser is not None and self._browser.is_connected()
 
-    async def new_context(self) -> BrowserContext:
-        """A fresh context: no cookies, storage or cache carried over from other captures."""
+    async def new_context(self, record_har: Path | None = None) -> BrowserContext:
+        """A fresh context: no cookies, storage or cache carried over from other captures.
+
+        With `record_har`, every request and response (bodies included) is written there as
+        HAR when the context closes: the browser's side of the capture's WARC.
+        """
         if self._browser is None or self.info is None:
             raise BrowserError("the browser is not running")
+        har: dict[str, Any] = {"record_har_path": str(record_har),
+                               "record_har_content": "embed"} if record_har else {}
         try:
             return await self._browser.new_context(
+                **har,
                 viewport={"width": self.config.viewport_width,
                           "height": self.config.viewport_height},
                 device_scale_factor=self.config.device_scale_factor,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,14 +24,15 @@ from playwright.async_api import BrowserContext
 
 from archiver.capture.browser import BrowserSession
 from archiver.capture.pages import PageResult, render_page
+from archiver.capture.store import Gathered, store_capture
 from archiver.config import Config
 from archiver.errors import ArchiverError, BrowserError, FetchError
-from archiver.evidence.manifest import exchange_record, post_manifest, tool_environment
+from archiver.evidence.keys import ArchiveKey
 from archiver.models import CaptureResult, CaptureStatus, EmbedRef, HttpExchange, PostData, PostRef
 from archiver.net import HttpPool, utc_now
 from archiver.platforms import by_name
 from archiver.platforms.base import DataRequest, PageSpec, Platform
-from archiver.store.files import EvidenceDir, safe_segments
+from archiver.store.files import safe_segments
 from archiver.store.index import Index, new_id
 
 
@@ -43,6 +46,7 @@ class CaptureEnv:
     browser: BrowserSession
     run_id: str
     requested: Sequence[str] = ()
+    key: ArchiveKey | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -93,46 +97,32 @@ async def _capture(env: CaptureEnv, platform: Platform, post: PostRef,
     requests = platform.data_requests(post)
     data_tasks = [asyncio.to_thread(fetch_data, env.http, r) for r in requests]
     specs = [s for s in platform.pages(post) if s.required or env.config.capture.post_page]
-    context = await env.browser.new_context()
-    try:
-        page_tasks = [_guarded_render(env, context, s) for s in specs]
-        gathered = await asyncio.gather(*data_tasks, *page_tasks)
-    finally:
-        with contextlib.suppress(Exception):  # a dead browser is reported by the pages
-            await context.close()
+    with tempfile.TemporaryDirectory(prefix="archiver-har-") as tmp:
+        har_path = Path(tmp) / "traffic.har"
+        context = await env.browser.new_context(record_har=har_path)
+        try:
+            page_tasks = [_guarded_render(env, context, s) for s in specs]
+            gathered = await asyncio.gather(*data_tasks, *page_tasks)
+        finally:
+            with contextlib.suppress(Exception):  # a dead browser is reported by the pages
+                await context.close()  # writes the HAR
+        har = await asyncio.to_thread(_read_har, har_path)
     fetched = [g for g in gathered[: len(requests)] if not isinstance(g, PageResult)]
     pages = [g for g in gathered[len(requests):] if isinstance(g, PageResult)]
     if not env.browser.alive:
         raise BrowserError("the browser died during the capture")
 
-    with EvidenceDir(env.data_dir, relpath, capture_id) as ev:
-        responses: dict[str, HttpExchange] = {}
-        request_log: list[dict[str, Any]] = []
-        for req, got in zip(requests, fetched, strict=True):
-            if isinstance(got, FetchError):
-                request_log.append({"url": req.url, "error": str(got), "artifact": None})
-                continue
-            responses[req.name] = got
-            name = f"data/{req.name}"
-            ev.write(name, got.body, got.content_type or req.media_type, "data")
-            request_log.append(exchange_record(got, name))
-        for page in pages:
-            _write_page(ev, page)
-        data = platform.interpret(post, responses)
-        errors = [r["error"] for r in request_log if r.get("error")]
-        status, reason = decide(data, pages, specs, errors, platform)
-        finished = utc_now()
-        environment = {**tool_environment(env.config.digest()), **env.browser.environment(),
-                       "elapsed_s": round(time.monotonic() - t0, 4)}
-        manifest = post_manifest(
-            capture_id=capture_id, post=post, status=str(status), reason=reason, data=data,
-            requested=env.requested, embeds=embeds, requests=request_log,
-            pages=[p.describe() | {"artifacts": _page_names(p)} for p in pages],
-            environment=environment, started=started, finished=finished,
-            artifacts=ev.artifacts)
-        directory, manifest_sha = ev.commit(manifest)
-    return CaptureResult(capture_id, post, status, reason, started, finished, directory,
-                         manifest_sha, tuple(ev.artifacts), data, tuple(e for e, _ in embeds))
+    return await asyncio.to_thread(
+        store_capture, env, platform, post, embeds, capture_id, started, relpath,
+        Gathered(requests, fetched, pages, specs, t0, har))
+
+
+def _read_har(path: Path) -> dict[str, Any] | None:
+    try:
+        loaded = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None  # the browser died before writing it; the pages say so
+    return loaded if isinstance(loaded, dict) else None
 
 
 async def _guarded_render(env: CaptureEnv, context: BrowserContext, spec: PageSpec
@@ -150,26 +140,6 @@ async def _guarded_render(env: CaptureEnv, context: BrowserContext, spec: PageSp
 def _timeout(env: CaptureEnv, spec: PageSpec) -> float:
     cfg = env.config.browser
     return cfg.page_timeout if spec.required else cfg.post_page_timeout
-
-
-def _page_names(page: PageResult) -> list[str]:
-    names = []
-    if page.screenshot is not None:
-        names.append(f"{page.role}.png")
-    if page.html is not None:
-        names.append(f"{page.role}.html")
-    if page.text is not None:
-        names.append(f"{page.role}.txt")
-    return names
-
-
-def _write_page(ev: EvidenceDir, page: PageResult) -> None:
-    if page.screenshot is not None:
-        ev.write(f"{page.role}.png", page.screenshot, "image/png", "screenshot")
-    if page.html is not None:
-        ev.write(f"{page.role}.html", page.html.encode(), "text/html; charset=utf-8", "dom")
-    if page.text is not None:
-        ev.write(f"{page.role}.txt", page.text.encode(), "text/plain; charset=utf-8", "text")
 
 
 def decide(data: PostData | None, pages: Sequence[PageResult], specs: Sequence[PageSpec],

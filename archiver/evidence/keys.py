@@ -1,4 +1,7 @@
-"""The archive's own signing key: ECDSA P-256, created on first use.
+"""The archive's own signing key: ECDSA P-384 (signing SHA-256 digests), created on first use.
+
+P-384 because it is the curve ReplayWeb.page (wabac.js) expects of an anonymously signed
+WACZ, so the same key signs manifests and WACZ exports and both verify everywhere.
 
 The private key lives in one PEM file, mode 0600 (default `<data_dir>/keys/archive-key.pem`,
 or `[evidence] key_file`); the public key is written beside it (`.pub.pem`) and its
@@ -99,7 +102,7 @@ def public_key_path(private_path: Path) -> Path:
 
 def _create(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    private = ec.generate_private_key(ec.SECP256R1())
+    private = ec.generate_private_key(ec.SECP384R1())
     pem = private.private_bytes(serialization.Encoding.PEM,
                                 serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())

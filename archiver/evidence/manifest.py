@@ -52,8 +52,14 @@ def post_manifest(*, capture_id: str, post: PostRef, status: str, reason: str | 
                   embeds: Sequence[tuple[EmbedRef, str | None]],
                   requests: Sequence[dict[str, Any]], pages: Sequence[dict[str, Any]],
                   environment: dict[str, Any], started: str, finished: str,
-                  artifacts: Sequence[Artifact]) -> dict[str, Any]:
-    """The manifest of a post capture."""
+                  artifacts: Sequence[Artifact], checks: dict[str, Any] | None = None,
+                  previous: tuple[str, str] | None = None,
+                  key_fingerprint: str | None = None) -> dict[str, Any]:
+    """The manifest of a post capture.
+
+    `previous` is (capture id, manifest SHA-256) of the post's capture before this one: the
+    hash chain. `key_fingerprint` names the key that signs manifest.json (manifest.sig).
+    """
     return {
         "manifest_version": MANIFEST_VERSION,
         "kind": "post-capture",
@@ -70,6 +76,11 @@ def post_manifest(*, capture_id: str, post: PostRef, status: str, reason: str | 
             "embeds": [embed_record(e, url) for e, url in embeds],
         },
         "got": {"requests": list(requests), "pages": list(pages)},
+        "checks": checks or {},
+        "chain": {"previous_capture_id": previous[0] if previous else None,
+                  "previous_manifest_sha256": previous[1] if previous else None},
+        "signing": {"algorithm": "ECDSA-P384-SHA256", "key_fingerprint": key_fingerprint,
+                    "signature_file": "manifest.sig"} if key_fingerprint else None,
         "how": environment,
         "when": {"started": started, "finished": finished},
         "artifacts": [artifact_record(a) for a in artifacts],

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from archiver.store.files import MANIFEST, SUMS, sha256_file
+from archiver.evidence.keys import public_fingerprint, verify_signature
+from archiver.store.files import MANIFEST, PUBLIC_KEY, SEALS, SIGNATURE, SUMS, sha256_file
 
 _SUM_LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
 
@@ -45,8 +46,10 @@ class Verification:
 
 
 def verify_directory(data_dir: Path, relpath: str, label: str,
-                     manifest_sha256: str | None = None) -> Verification:
-    """Check one evidence directory; `manifest_sha256` is what the index recorded."""
+                     manifest_sha256: str | None = None,
+                     archive_public_pem: bytes | None = None) -> Verification:
+    """Check one evidence directory; `manifest_sha256` is what the index recorded and
+    `archive_public_pem` the archive's own public key, if known."""
     root = data_dir / relpath
     problems: list[Problem] = []
     if not root.is_dir():
@@ -103,7 +106,8 @@ def verify_directory(data_dir: Path, relpath: str, label: str,
             should = sorted((str(a.get("name")), str(a.get("sha256")))
                             for a in manifest.get("artifacts", []) if isinstance(a, dict))
             should.append((MANIFEST, manifest_actual))
-            if sorted(listed.items()) != sorted(should):
+            unsealed = [(n, h) for n, h in listed.items() if n not in SEALS]
+            if sorted(unsealed) != sorted(should):
                 problems.append(Problem(SUMS, "disagrees with manifest.json"))
 
     # 3. the manifest's own artifact list
@@ -119,7 +123,7 @@ def verify_directory(data_dir: Path, relpath: str, label: str,
         if listed and name not in listed:
             problems.append(Problem(name, "in manifest.json but not in SHA256SUMS"))
     for name in listed:
-        if name != MANIFEST and manifest and name not in recorded:
+        if name != MANIFEST and name not in SEALS and manifest and name not in recorded:
             problems.append(Problem(name, "in SHA256SUMS but not in manifest.json"))
 
     # 4. nothing else may sit in the directory unaccounted for
@@ -128,5 +132,38 @@ def verify_directory(data_dir: Path, relpath: str, label: str,
         if path.is_file() and rel not in listed and rel not in recorded and rel != SUMS:
             problems.append(Problem(rel, "not listed in SHA256SUMS or manifest.json"))
 
+    # 5. the signature over manifest.json, by the key the manifest names
+    if manifest and manifest_actual is not None and not any(p.file == MANIFEST
+                                                            for p in problems):
+        problems.extend(_signature_problems(root, manifest, archive_public_pem))
+
     unique = tuple(dict.fromkeys(problems))  # the same fault seen by two checks is one
     return Verification(label, relpath, unique, len(checked))
+
+
+def _signature_problems(root: Path, manifest: dict[str, Any],
+                        archive_public_pem: bytes | None) -> list[Problem]:
+    signing = manifest.get("signing")
+    if not isinstance(signing, dict):
+        return []  # captured before manifests were signed
+    expected = str(signing.get("key_fingerprint", ""))
+    sig_path, pub_path = root / SIGNATURE, root / PUBLIC_KEY
+    if not sig_path.is_file():
+        return [Problem(SIGNATURE, "missing (the manifest says it is signed)")]
+    public_pem = archive_public_pem
+    if public_pem is None or _fingerprint(public_pem) != expected:
+        if not pub_path.is_file():
+            return [Problem(PUBLIC_KEY, "missing, and the signing key is not this archive's")]
+        public_pem = pub_path.read_bytes()
+    if _fingerprint(public_pem) != expected:
+        return [Problem(PUBLIC_KEY, f"is not the key manifest.json names ({expected[:23]}…)")]
+    if not verify_signature(public_pem, (root / MANIFEST).read_bytes(), sig_path.read_bytes()):
+        return [Problem(SIGNATURE, "does not verify against manifest.json")]
+    return []
+
+
+def _fingerprint(public_pem: bytes) -> str | None:
+    try:
+        return public_fingerprint(public_pem)
+    except ValueError:
+        return None

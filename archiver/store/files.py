@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -22,6 +23,11 @@ from archiver.models import Artifact
 
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
+SIGNATURE = "manifest.sig"
+PUBLIC_KEY = "archive-key.pub.pem"
+TIMESTAMP = "manifest.tsr"
+#: files derived from manifest.json after it is written; listed in SHA256SUMS, not in it
+SEALS = frozenset({SIGNATURE, PUBLIC_KEY, TIMESTAMP})
 STAGING = ".staging"
 
 
@@ -83,7 +89,8 @@ class EvidenceDir:
 
     def write(self, name: str, data: bytes, media_type: str, role: str) -> Artifact:
         """Store one artifact file (name relative to the directory) and return its record."""
-        if name in (MANIFEST, SUMS) or name.startswith("/") or ".." in Path(name).parts:
+        if name in (MANIFEST, SUMS) or name in SEALS or name.startswith("/") \
+                or ".." in Path(name).parts:
             raise StoreError(f"invalid artifact name {name!r}")
         path = self.staging / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,8 +108,10 @@ class EvidenceDir:
         except OSError as exc:
             raise StoreError(f"cannot write {path.name}: {exc.strerror or exc}") from exc
 
-    def commit(self, manifest: dict[str, Any]) -> tuple[str, str]:
-        """Write manifest.json and SHA256SUMS, then move into place.
+    def commit(self, manifest: dict[str, Any],
+               seal: Callable[[bytes], dict[str, bytes]] | None = None) -> tuple[str, str]:
+        """Write manifest.json, the files `seal` derives from it (signature, timestamp
+        token ...), and SHA256SUMS over everything; then move into place.
 
         Returns (directory relative to the data dir, SHA-256 of manifest.json).
         """
@@ -111,6 +120,11 @@ class EvidenceDir:
         manifest_sha = sha256_bytes(manifest_bytes)
         lines = [f"{a.sha256}  {a.name}" for a in sorted(self.artifacts, key=lambda a: a.name)]
         lines.append(f"{manifest_sha}  {MANIFEST}")
+        for name, data in sorted((seal(manifest_bytes) if seal else {}).items()):
+            if name not in SEALS:
+                raise StoreError(f"unexpected seal file {name!r}")
+            self._write_file(self.staging / name, data)
+            lines.append(f"{sha256_bytes(data)}  {name}")
         self._write_file(self.staging / SUMS, ("\n".join(lines) + "\n").encode())
         _fsync_dir(self.staging)
         final = self.data_dir / self.final_relpath

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, func, or_, select
+from sqlalchemy import create_engine, event, func, inspect, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from archiver.errors import StoreError
 from archiver.models import CaptureResult, EmbedRef, HttpExchange, PostRef
 from archiver.net import utc_now
-from archiver.store.files import MANIFEST, read_manifest
+from archiver.store.files import MANIFEST, read_manifest, sha256_file
 from archiver.store.schema import (
     SCHEMA_VERSION,
     ArticleFetchRow,
@@ -68,6 +68,7 @@ class Index:
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             Base.metadata.create_all(self.engine)
+            self._add_missing_columns()
             self._sessions = sessionmaker(self.engine, expire_on_commit=False)
             self._check_version()
         except SQLAlchemyError as exc:
@@ -76,6 +77,18 @@ class Index:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def _add_missing_columns(self) -> None:
+        """Additive migrations: a nullable column a newer schema added is added in place."""
+        inspector = inspect(self.engine)
+        with self.engine.begin() as conn:
+            for table in Base.metadata.sorted_tables:
+                have = {c["name"] for c in inspector.get_columns(table.name)}
+                for column in table.columns:
+                    if column.name not in have and column.nullable:
+                        kind = column.type.compile(dialect=self.engine.dialect)
+                        conn.exec_driver_sql(
+                            f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -191,6 +204,7 @@ class Index:
             row.directory = result.directory
             row.manifest_sha256 = result.manifest_sha256
             row.text = result.data.text if result.data else None
+            row.timestamp = result.timestamp
             for a in result.artifacts:
                 s.add(ArtifactRow(capture_id=row.id, name=a.name, sha256=a.sha256, size=a.size,
                                   media_type=a.media_type, role=a.role))
@@ -204,18 +218,57 @@ class Index:
                 post.author = result.data.author
                 post.url = result.post.url
 
+    def previous_capture(self, ref: PostRef, exclude: str) -> tuple[str, str] | None:
+        """(id, manifest SHA-256) of the post's latest stored capture: the chain's last link."""
+        with self.session() as s:
+            q = (select(CaptureRow.id, CaptureRow.manifest_sha256)
+                 .join(PostRow, CaptureRow.post_row_id == PostRow.id)
+                 .where(PostRow.platform == ref.platform, PostRow.post_id == ref.post_id,
+                        CaptureRow.manifest_sha256.is_not(None), CaptureRow.id != exclude)
+                 .order_by(CaptureRow.started_at.desc(), CaptureRow.id.desc()).limit(1))
+            row = s.execute(q).first()
+            return (row[0], str(row[1])) if row and row[1] else None
+
+    def captures_to_stamp(self, limit: int = 500) -> list[CaptureRow]:
+        """Stored captures that no timestamp authority has stamped yet."""
+        with self.session() as s:
+            q = (select(CaptureRow).where(CaptureRow.timestamp == "untimestamped",
+                                          CaptureRow.directory.is_not(None))
+                 .options(selectinload(CaptureRow.post))
+                 .order_by(CaptureRow.started_at).limit(limit))
+            return list(s.scalars(q))
+
+    def set_timestamp(self, capture_id: str, state: str) -> None:
+        with self.session() as s:
+            row = s.get(CaptureRow, capture_id)
+            if row is not None:
+                row.timestamp = state
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.session() as s:
+            row = s.get(Meta, key)
+            if row is None:
+                s.add(Meta(key=key, value=value))
+            else:
+                row.value = value
+
+    def get_meta(self, key: str) -> str | None:
+        with self.session() as s:
+            row = s.get(Meta, key)
+            return row.value if row else None
+
     def reconcile(self, data_dir: Path, stale_after: timedelta = timedelta(hours=6)
-                  ) -> list[str]:
+                  ) -> list[tuple[str, bool]]:
         """Close captures left in flight by a process that is gone.
 
         On this host a process is gone when its pid is; a capture owned by another host
         (a shared index) is only closed once older than `stale_after`. A capture whose
         directory made it into place is completed from its manifest; any other is marked
-        abandoned. Returns the ids touched.
+        abandoned. Returns (id, completed) of each capture touched.
         """
         me = run_owner()
         cutoff = (datetime.now(UTC) - stale_after).isoformat(timespec="milliseconds")
-        touched: list[str] = []
+        touched: list[tuple[str, bool]] = []
         with self.session() as s:
             for row in s.scalars(select(CaptureRow).where(CaptureRow.status == "in_progress")):
                 owner = row.owner or ""
@@ -227,21 +280,23 @@ class Index:
                         continue
                 elif row.started_at.replace("Z", "+00:00") > cutoff:
                     continue
-                self._close_orphan(row, data_dir)
-                touched.append(row.id)
+                touched.append((row.id, self._close_orphan(row, data_dir)))
         return touched
 
-    def _close_orphan(self, row: CaptureRow, data_dir: Path) -> None:
+    def _close_orphan(self, row: CaptureRow, data_dir: Path) -> bool:
         row.owner = None
         if row.directory and (data_dir / row.directory / MANIFEST).is_file():
             manifest = read_manifest(data_dir / row.directory)
             row.status = str(manifest.get("status", {}).get("status", "failed"))
             row.reason = manifest.get("status", {}).get("reason")
             row.finished_at = manifest.get("when", {}).get("finished")
-        else:
-            row.status = "abandoned"
-            row.reason = "the process capturing this post stopped before it finished"
-            row.finished_at = utc_now()
+            row.manifest_sha256 = sha256_file(data_dir / row.directory / MANIFEST)
+            return True
+        row.status = "abandoned"
+        row.reason = "the process capturing this post stopped before it finished"
+        row.finished_at = utc_now()
+        row.directory = None
+        return False
 
     # -- queries -------------------------------------------------------------------------
     def captures(self, limit: int = 50, offset: int = 0) -> list[CaptureRow]:

@@ -114,6 +114,8 @@ class CaptureRow(Base):
     directory: Mapped[str | None] = mapped_column(String(1024))
     manifest_sha256: Mapped[str | None] = mapped_column(String(64))
     text: Mapped[str | None] = mapped_column(Text)
+    #: stamped | untimestamped | stamped_later | null (no authority configured)
+    timestamp: Mapped[str | None] = mapped_column(String(16), index=True)
 
     post: Mapped[PostRow] = relationship(back_populates="captures")
     artifacts: Mapped[list[ArtifactRow]] = relationship(back_populates="capture",

@@ -72,7 +72,7 @@ def test_reconcile_closes_captures_of_dead_processes(tmp_path: Path) -> None:
             row.owner = owner
     touched = index.reconcile(data_dir)
     # "mine" belongs to this live process; "away" to another host, and is recent
-    assert sorted(touched) == ["done", "lost"]
+    assert sorted(touched) == [("done", True), ("lost", False)]
     assert index.capture("away").status == "in_progress"
     assert index.capture("done").status == "deleted"
     assert index.capture("lost").status == "abandoned"
