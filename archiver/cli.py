@@ -17,6 +17,7 @@ from archiver import __version__
 from archiver.config import Config, load_config
 from archiver.errors import ArchiverError, ConfigError, UsageError
 from archiver.evidence.verify import Verification
+from archiver.export import FORMATS, export, summary
 from archiver.pipeline import archive, detect
 from archiver.retrieval import lookup, verify_selection
 
@@ -75,6 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     sel = p.add_mutually_exclusive_group(required=True)
     sel.add_argument("ref", nargs="?", metavar="ID_OR_POST_URL")
     sel.add_argument("--all", action="store_true", help="every capture and article fetch")
+
+    p = verbs.add_parser("export", parents=[common], help="write a WACZ or an auditor bundle",
+                         description="Export a capture (by id) or every capture of a post (by "
+                         "URL): --format wacz writes a signed WACZ 1.1.1 for ReplayWeb.page or "
+                         "pywb; --format zip writes the capture directories, the archive's "
+                         "public key and a README to check them with sha256sum and openssl.")
+    p.add_argument("ref", metavar="ID_OR_POST_URL")
+    p.add_argument("--format", choices=FORMATS, default="wacz")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
     return parser
 
 
@@ -182,6 +192,16 @@ def cmd_verify(args: argparse.Namespace, config: Config) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace, config: Config) -> int:
+    done = summary(export(config, args.ref, args.format, args.output))
+    if getattr(args, "json", False):
+        _print_json(done)
+    else:
+        print(f"wrote {done['path']} ({done['format']}, {len(done['captures'])} capture(s), "  # type: ignore[arg-type]
+              f"{done['bytes']:,} bytes)")
+    return EXIT_OK
+
+
 def _print_verification(v: Verification) -> None:
     print(f"{'OK  ' if v.ok else 'FAIL'}  {v.label}  {v.directory}  ({v.files_checked} files)")
     for p in v.problems:
@@ -212,7 +232,7 @@ def _clip(text: str, width: int) -> str:
 
 
 COMMANDS = {"detect": cmd_detect, "archive": cmd_archive, "list": cmd_list, "show": cmd_show,
-            "verify": cmd_verify}
+            "verify": cmd_verify, "export": cmd_export}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -111,7 +111,8 @@ def discover_html(html: str, base_url: str | None = None, *,
         html = html.encode("utf-8", "replace").decode("utf-8")
     walker = _Walker(_index(), base_url)
     walker.walk(_parse(html))
-    entries: list[tuple[int, _Found | Remnant]] = list(_drop_noscript_copies(walker.found))
+    entries: list[tuple[int, _Found | Remnant]] = list(
+        _drop_noscript_copies(_drop_widget_scripts(walker.found)))
     entries.extend((r.line, r) for r in find_remnants(walker.text.lines))
     entries.sort(key=lambda entry: entry[0])
     found = [item.ref(position) for position, (_, item) in enumerate(entries)]
@@ -281,8 +282,10 @@ class _Walker:
             inner = node.find(text_spec.tag, class_=sorted(text_spec.classes)) \
                 if text_spec.reads_text else None
             text_node = inner if isinstance(inner, Tag) else node
-        link, facts = self._facts(text_node, platform, text_spec) \
-            if text_spec.reads_text else (None, _Facts())
+        if text_spec.reads_text:
+            link, facts = self._facts(text_node, platform, text_spec)
+        else:  # the post link only, no text to read (Reddit's pasted markup)
+            link, facts = self._post_link(node, platform, spec)[1], _Facts()
         if link is not None:
             raw_url = raw_url or link
             post = post or platform.match_url(link)
@@ -290,6 +293,8 @@ class _Walker:
             return None
         if post is not None and post.author is None and facts.author:
             post = platform.post_from_id(post.post_id, facts.author) or post  # /i/web/status
+        if spec.author_link is not None and facts.author is None:
+            facts = replace(facts, author=_link_author(node, spec.author_link))
         element = f"{node.name}.{classes[0]}" if classes else node.name
         return _Found(platform, spec.found_in, post, element, node, raw_url, facts,
                       self._noscripts[-1] if self._noscripts else None)
@@ -298,8 +303,15 @@ class _Walker:
                spec: EmbedMarkup) -> tuple[str | None, _Facts]:
         """The post link of a pasted blockquote, and what its text shows."""
         link, href = self._post_link(node, platform, spec)
-        link_text = " ".join(link.get_text().split()) if link is not None else ""
-        text = join_lines(_lines(node, skip=link))
+        link_text = " ".join(link.get_text().split()) if link is not None and spec.date_link \
+            else ""
+        lines = _lines(node, skip=link if spec.date_link else None)
+        if spec.boilerplate:
+            lines = [line for line in lines if line.text.lower() not in spec.boilerplate]
+        if not spec.date_link:  # the date is in a <time>, when the embed shows one
+            shown = node.find("time")
+            link_text = " ".join(shown.get_text().split()) if isinstance(shown, Tag) else ""
+        text = join_lines(lines)
         quoted, author, name, rest = text, None, None, ""
         byline = None
         if platform.byline_pattern is not None and "(@" in text:
@@ -361,6 +373,15 @@ def _attr(node: Tag | None, name: str) -> str | None:
     return value
 
 
+def _link_author(node: Tag, pattern: re.Pattern[str]) -> str | None:
+    """The `user` group of the first link inside `node` whose href `pattern` finds."""
+    for a in node.find_all("a", href=True):
+        m = pattern.search(_attr(a, "href") or "")
+        if m:
+            return m["user"]
+    return None
+
+
 def _lines(root: Tag, skip: Tag | None = None) -> list[Line]:
     """The text of a subtree as lines (<br> a line break, block elements paragraphs)."""
     walker = _Walker(_TEXT_ONLY, None, skip)
@@ -404,6 +425,21 @@ def _drop_noscript_copies(found: list[tuple[int, _Found]]) -> list[tuple[int, _F
             neighbours = [found[j][1] for j in (i - 1, i + 1) if 0 <= j < len(found)]
             if any(n.noscript is None and n.post is not None and n.post.key == item.post.key
                    and _near(n.node, item.noscript) for n in neighbours):
+                continue
+        kept.append((line, item))
+    return kept
+
+
+def _drop_widget_scripts(found: list[tuple[int, _Found]]) -> list[tuple[int, _Found]]:
+    """Drop a widget <script> right after the iframe it drew for the same post: such scripts
+    (telegram-widget.js) insert the iframe just before themselves and stay in the page, so a
+    rendered DOM holds both."""
+    kept: list[tuple[int, _Found]] = []
+    for line, item in found:
+        if kept and item.node.name == "script" and item.post is not None:
+            before = kept[-1][1]
+            if before.post is not None and before.post.key == item.post.key \
+                    and item.node.find_previous_sibling() is before.node:
                 continue
         kept.append((line, item))
     return kept

@@ -94,6 +94,17 @@ def lookup(config: Config, ref: str) -> dict[str, Any]:
         index.close()
 
 
+def select_captures(config: Config, ref: str) -> list[CaptureRow]:
+    """The captures a reference names: a capture id (or unique prefix), or a post URL."""
+    index = Index(config.storage.effective_database_url)
+    try:
+        if "/" in ref:
+            return list(_post_row(index, ref).captures)
+        return [_capture_row(index, ref)]
+    finally:
+        index.close()
+
+
 def verify_selection(config: Config, ref: str | None) -> list[Verification]:
     """Verify one capture, every capture of a post (ref is a URL), or everything (None):
     files, signatures and chain links; with None also the article fetches and the ledger."""

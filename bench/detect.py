@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from archiver.discover import discover_html  # noqa: E402
-from archiver.models import EmbedRef  # noqa: E402
+from archiver.discover import discover_html
+from archiver.models import EmbedRef
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "articles"
 TARGET_BYTES = 100_000

@@ -168,6 +168,10 @@ def decide(data: PostData | None, pages: Sequence[PageResult], specs: Sequence[P
         if page.signal in ("timeout", "error"):
             return CaptureStatus.FAILED, f"{page.role} page: {page.detail or page.signal}"
         if data.status is CaptureStatus.LIVE and page.signal == "gone":
+            if platform is not None and platform.render_restrictions:
+                status, why = platform.gone_status(page.detail or "")
+                if status is CaptureStatus.UNAVAILABLE:
+                    return status, f"{why} (the post exists; its {page.role} refuses to show it)"
             return CaptureStatus.FAILED, (f"data endpoint says live but the {page.role} page "
                                           f"says: {page.detail}")
         if data.status in (CaptureStatus.DELETED, CaptureStatus.UNAVAILABLE) \

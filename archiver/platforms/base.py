@@ -75,6 +75,18 @@ class EmbedMarkup:
     #: Read handle, name, date and quoted text from the element's text (pasted blockquotes).
     #: Other claimed elements borrow them from such an element inside (an AMP placeholder).
     reads_text: bool = False
+    #: With `reads_text`: the post link's text is the date shown, and not part of the quoted
+    #: text (Twitter's pasted markup ends with it). False: the link's text is the embed's own
+    #: text (Instagram's caption, "A post shared by ..."); the date is a `<time>` element's
+    #: text, else what follows the byline.
+    date_link: bool = True
+    #: With `reads_text`: lines of the platform's placeholder text ("View this post on
+    #: Instagram"), in lower case, left out of the quoted text.
+    boilerplate: frozenset[str] = frozenset()
+    #: A link inside whose href this matches (named group ``user``) names the author the
+    #: embed shows, when its text does not (Reddit's "by u/<name>"). Only the embed's
+    #: `author` is set: the post's identity stays as its link says.
+    author_link: re.Pattern[str] | None = None
 
 
 class Platform(ABC):
@@ -166,6 +178,11 @@ class Platform(ABC):
         answered nothing definite): the status then comes from the embed render, through
         `gone_status`.
         """
+
+    #: The embed render can refuse a post that exists (age gate, region block, embedding
+    #: disabled): a "gone" notice that `gone_status` calls UNAVAILABLE then decides, even
+    #: when the data endpoint says the post is live (it is: just not viewable here).
+    render_restrictions: ClassVar[bool] = False
 
     def gone_status(self, detail: str) -> tuple[CaptureStatus, str]:
         """The status a render's "post unavailable" notice means (`detail` is its text).

@@ -78,3 +78,13 @@ def test_a_platform_classifies_its_own_notices() -> None:
 
     assert decide(None, [page("embed", "gone", "x")], [EMBED], [], Deleting()) == (
         CaptureStatus.DELETED, "deleted by its author")
+
+
+def test_a_render_restriction_decides_only_where_the_platform_says_so() -> None:
+    from archiver.platforms.twitter import Twitter
+    from archiver.platforms.vimeo import Vimeo
+
+    gated = [page("embed", "gone", "This video is age-restricted")]
+    status, reason = decide(LIVE, gated, [EMBED], [], Vimeo())
+    assert status is CaptureStatus.UNAVAILABLE and "post exists" in reason
+    assert decide(LIVE, gated, [EMBED], [], Twitter())[0] is CaptureStatus.FAILED

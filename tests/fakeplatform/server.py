@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: Modules of tests/fakeplatform that serve hosts; each has `routes(platform) -> {host: handler}`.
-SITE_MODULES: tuple[str, ...] = ("news", "twitter")
+SITE_MODULES: tuple[str, ...] = ("news", "twitter", "shortlinks", "video", "fediverse",
+                                 "meta", "forums")
 HANDSHAKE_TIMEOUT = 10.0
 IDLE_TIMEOUT = 30.0
 MAX_BODY = 1 << 20
