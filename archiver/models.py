@@ -105,6 +105,8 @@ class HttpExchange:
     elapsed_s: float = 0.0
     request_headers: tuple[tuple[str, str], ...] = ()
     http_version: str = "HTTP/1.1"
+    #: TLS version and the certificate chain the server presented (verified), if https
+    tls: dict[str, Any] | None = None
 
     def header(self, name: str) -> str | None:
         lname = name.lower()
@@ -129,6 +131,7 @@ class HttpExchange:
             "headers": [list(h) for h in self.headers],
             "redirects": list(self.redirects),
             "peer_ip": self.peer_ip,
+            "tls": self.tls,
             "started": self.started,
             "elapsed_s": round(self.elapsed_s, 4),
             "body_bytes": len(self.body),

@@ -9,8 +9,10 @@ also remembers which address each host was reached at, for the manifest.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import socket
+import ssl as ssl_module
 import threading
 import time
 from collections.abc import Iterable
@@ -20,6 +22,8 @@ from urllib.parse import urlsplit
 
 import requests
 from bs4.dammit import UnicodeDammit
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -38,6 +42,7 @@ from archiver.models import HttpExchange
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 DEFAULT_USER_AGENT = f"embed-archiver/{__version__} (archives embedded social-media posts)"
+_ENCODING_DER = 2  # ssl._ssl.ENCODING_DER, for the (private before 3.13) Certificate objects
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 TEXT_TYPES = frozenset({"text/plain"})
 
@@ -58,6 +63,7 @@ class Resolver:
             self.host_map[host.lower().rstrip(".")] = (addr.strip("[]"), mapped_port)
         self.allowed = tuple(ipaddress.ip_network(n, strict=False) for n in allow_networks)
         self._seen: dict[str, str] = {}
+        self._tls: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
     def mapped(self, host: str) -> tuple[str, int | None] | None:
@@ -100,6 +106,15 @@ class Resolver:
             self.check(addr, host)
         return pairs
 
+    def record_tls(self, host: str, version: str | None, chain: list[bytes]) -> None:
+        with self._lock:
+            self._tls[host.lower()] = {"protocol": version, "chain": chain}
+
+    def tls(self, host: str) -> dict[str, Any] | None:
+        """The TLS version and verified chain (DER) of the last connection to `host`."""
+        with self._lock:
+            return self._tls.get(host.lower())
+
     def record(self, host: str, ip: str) -> None:
         with self._lock:
             self._seen[host.lower()] = ip
@@ -138,10 +153,45 @@ class _GuardedConnectionMixin:
         raise NewConnectionError(self, f"cannot connect to {self.host}: {last}")  # type: ignore[arg-type]
 
 
+class _TLSRecordingMixin(_GuardedConnectionMixin):
+    """Remembers the certificate chain the server presented, as verified."""
+
+    sock: Any
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        sslobj = getattr(self.sock, "_sslobj", None)
+        try:  # public as SSLSocket.get_verified_chain() from Python 3.13
+            chain = sslobj.get_verified_chain() if sslobj is not None else []
+            ders = [c.public_bytes(_ENCODING_DER) for c in chain]
+        except (AttributeError, ValueError, ssl_module.SSLError):
+            ders = []
+        version = self.sock.version() if hasattr(self.sock, "version") else None
+        self.resolver.record_tls(self._dns_host, version, ders)
+
+
+def describe_chain(ders: list[bytes]) -> list[dict[str, Any]]:
+    """Subject, issuer, validity and SHA-256 of each certificate, with its PEM."""
+    out = []
+    for der in ders:
+        try:
+            cert = x509.load_der_x509_certificate(der)
+        except ValueError:
+            continue
+        out.append({
+            "subject": cert.subject.rfc4514_string(), "issuer": cert.issuer.rfc4514_string(),
+            "not_before": cert.not_valid_before_utc.isoformat(),
+            "not_after": cert.not_valid_after_utc.isoformat(),
+            "sha256": hashlib.sha256(der).hexdigest(),
+            "pem": cert.public_bytes(serialization.Encoding.PEM).decode(),
+        })
+    return out
+
+
 def _pool_classes(resolver: Resolver) -> dict[str, type[Any]]:
     http_conn = type("GuardedHTTPConnection", (_GuardedConnectionMixin, HTTPConnection),
                      {"resolver": resolver})
-    https_conn = type("GuardedHTTPSConnection", (_GuardedConnectionMixin, HTTPSConnection),
+    https_conn = type("GuardedHTTPSConnection", (_TLSRecordingMixin, HTTPSConnection),
                       {"resolver": resolver})
     return {
         "http": type("GuardedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}),
@@ -236,8 +286,17 @@ class Http:
             peer_ip=self.resolver.seen(final_host), started=started,
             elapsed_s=time.monotonic() - t0,
             request_headers=tuple((k, str(v)) for k, v in resp.request.headers.items()),
+            tls=self._tls_of(final_host, resp.url),
             http_version={10: "HTTP/1.0", 11: "HTTP/1.1"}.get(resp.raw.version, "HTTP/1.1"),
         )
+
+    def _tls_of(self, host: str, url: str) -> dict[str, Any] | None:
+        if not url.startswith("https:"):
+            return None
+        seen = self.resolver.tls(host)
+        if seen is None:
+            return None
+        return {"protocol": seen["protocol"], "chain": describe_chain(seen["chain"])}
 
     def _read_capped(self, resp: requests.Response, cap: int, url: str, t0: float) -> bytes:
         length = resp.headers.get("Content-Length")

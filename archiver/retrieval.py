@@ -32,6 +32,7 @@ def capture_json(row: CaptureRow, config: Config, *, detail: bool = False) -> di
         "text": row.text,
         "directory": str(config.storage.data_dir / row.directory) if row.directory else None,
         "manifest_sha256": row.manifest_sha256,
+        "timestamp": row.timestamp,
     }
     if detail:
         out["artifacts"] = [{"name": a.name, "sha256": a.sha256, "size": a.size,
@@ -43,6 +44,9 @@ def capture_json(row: CaptureRow, config: Config, *, detail: bool = False) -> di
                 out["manifest_error"] = str(exc)
             else:
                 out["post_data"] = manifest.get("post_data")
+                out["checks"] = manifest.get("checks")
+                out["chain"] = manifest.get("chain")
+                out["signing"] = manifest.get("signing")
                 out["environment"] = manifest.get("how")
                 out["pages"] = [{k: p.get(k) for k in ("role", "final_url", "http_status",
                                                        "signal", "detail")}

@@ -190,3 +190,18 @@ def test_interrupted_capture_leaves_nothing_claiming_completeness(
     assert not any((data_dir / ".staging").iterdir())
     verified = cli(config_file, "verify", "--all", "--json")
     assert json.loads(verified.stdout)["ok"] is True
+
+
+@pytest.mark.browser
+def test_show_flags_an_altered_quote_and_a_wrong_date(config_file: Path) -> None:
+    out = cli(config_file, "archive", "https://news.example.org/site/misquoted.html", "--json")
+    assert out.returncode == 0, out.stderr
+    (capture,) = json.loads(out.stdout)["captures"]
+    shown = json.loads(cli(config_file, "show", capture["capture_id"], "--json").stdout)
+    (quote,) = shown["checks"]["quotes"]
+    assert quote["result"] == "differs" and 0.3 < quote["similarity"] < 0.97
+    id_time = shown["checks"]["id_time"]
+    assert id_time["id_time"] == "2020-09-27T06:15:31Z" and id_time["shown_date"] == "2021-09-27"
+    assert id_time["flags"] and "2020-09-27" in id_time["flags"][0]
+    human = cli(config_file, "show", capture["capture_id"]).stdout
+    assert "differs" in human and "the embed shows 2021-09-27" in human

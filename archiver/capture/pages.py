@@ -6,16 +6,18 @@ for the images inside the post, each wait capped by the page's own deadline.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
-from playwright.async_api import BrowserContext, Page
+from playwright.async_api import BrowserContext, CDPSession, Page
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from archiver.net import utc_now
+from archiver.net import describe_chain, utc_now
 from archiver.platforms.base import PageSpec
 
 IMAGES_DONE = """els => els.every(el => Array.from(el.querySelectorAll('img'))
@@ -65,6 +67,8 @@ async def render_page(context: BrowserContext, spec: PageSpec, timeout_s: float)
     info: dict[str, Any] = {}
     notes: list[str] = []
     try:
+        cdp = await context.new_cdp_session(page)
+        await cdp.send("Network.enable")  # so Chromium keeps the certificate chains it saw
         response = await page.goto(spec.url, wait_until="domcontentloaded",
                                    timeout=remaining_ms())
         if response is not None:
@@ -72,6 +76,8 @@ async def render_page(context: BrowserContext, spec: PageSpec, timeout_s: float)
             info["http_status"] = response.status
             info["server"] = dict(await response.server_addr() or {}) or None
             info["tls"] = dict(await response.security_details() or {}) or None
+            if info["tls"] is not None:
+                info["tls"]["chain"] = await _chain(cdp, response.url)
         signal, detail = await _wait_signal(page, spec, remaining_ms())
         shot, kind = await _screenshot(page, spec, signal, remaining_ms, notes)
         html = await page.content()
@@ -89,6 +95,17 @@ async def render_page(context: BrowserContext, spec: PageSpec, timeout_s: float)
     return PageResult(spec.role, spec.url, signal, detail, screenshot=shot, screenshot_kind=kind,
                       html=html, text=text, started=started, elapsed_s=time.monotonic() - t0,
                       notes=tuple(notes), **info)
+
+
+async def _chain(cdp: CDPSession, url: str) -> list[dict[str, Any]]:
+    """The certificate chain Chromium verified for the page's origin."""
+    parts = urlsplit(url)
+    try:
+        got = await cdp.send("Network.getCertificate",
+                             {"origin": f"{parts.scheme}://{parts.netloc}"})
+    except PlaywrightError:
+        return []
+    return describe_chain([base64.b64decode(c) for c in got.get("tableNames", [])])
 
 
 async def _wait_signal(page: Page, spec: PageSpec, timeout_ms: float) -> tuple[str, str | None]:
