@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,13 +107,24 @@ def _create(path: Path) -> None:
     pem = private.private_bytes(serialization.Encoding.PEM,
                                 serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
-    try:  # O_EXCL: two processes starting at once must not each write a different key
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
+    # Written whole to a private temporary file, then hard-linked into place: a crash leaves
+    # no half-written key, and of two processes starting at once only one key wins (link
+    # refuses to replace an existing file); the loser loads the winner's.
+    try:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
         raise StoreError(f"cannot create the archive key {path}: {exc.strerror}") from exc
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
-        fh.flush()
-        os.fsync(fh.fileno())
+    tmp = Path(name)  # mkstemp creates it 0600
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+    except OSError as exc:
+        raise StoreError(f"cannot create the archive key {path}: {exc.strerror}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)

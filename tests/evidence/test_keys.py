@@ -51,3 +51,21 @@ def test_garbage_key_file(tmp_path: Path) -> None:
     path.chmod(0o600)
     with pytest.raises(ConfigError, match="not an unencrypted PEM"):
         load_or_create_key(path)
+
+
+def test_a_crash_while_creating_leaves_no_half_key(tmp_path: Path) -> None:
+    path = tmp_path / "keys" / "archive-key.pem"
+    path.parent.mkdir()
+    (path.parent / f".{path.name}.99999.tmp").write_bytes(b"-----BEGIN PRIV")  # a dead run's
+    key = load_or_create_key(path)
+    assert key.fingerprint.startswith("sha256:")
+    assert load_or_create_key(path).fingerprint == key.fingerprint
+
+
+def test_concurrent_creation_agrees_on_one_key(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "k.pem"
+    with ThreadPoolExecutor(8) as pool:
+        prints = {k.fingerprint for k in pool.map(lambda _: load_or_create_key(path), range(8))}
+    assert len(prints) == 1

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from archiver.discover import discover_html
 from archiver.models import CaptureStatus, HttpExchange, PostRef
 from archiver.platforms.bluesky import Bluesky
 from tests.fakeplatform import fediverse_render as render
 from tests.fakeplatform.fediverse import bluesky_accounts, bluesky_posts
 
+ARTICLES = Path(__file__).parents[1] / "fixtures" / "articles"
 BS = Bluesky()
 DID = "did:plc:zslhiqyhbk2atjl2ivo4rqsa"
 RKEY = "3lfzhd3pbigzl"
@@ -147,3 +150,18 @@ def test_not_fetched_fails() -> None:
 def test_render_notices(notice: str, status: CaptureStatus, reason: str) -> None:
     got, why = BS.gone_status(notice)
     assert got is status and reason in why
+
+
+def test_pasted_blockquote_and_text_remnant_keep_what_the_article_shows() -> None:
+    page = ARTICLES / "62-bluesky-pasted-blockquotes.html"
+    first, by_handle, again, unlinked, remnant = discover_html(page.read_text("utf-8"))
+    assert first.post == again.post and first.post is not None
+    assert first.post.url == ("https://bsky.app/profile/did:plc:3rtn6oua2ubkbi3qgvxzulum/post/"
+                              "3l5hpsfvuhl2a")
+    assert (first.author_name, first.date_text, first.date) == (
+        "National Weather Service", "July 14, 2024 at 8:02 AM", "2024-07-14")
+    assert first.quoted_text is not None and first.quoted_text.startswith("RED WARNING")
+    assert by_handle.raw_url == "https://bsky.app/profile/ivohorvat.bsky.social/post/3l5hqa2kc7s2x"
+    assert (unlinked.post, unlinked.date) == (None, "2024-07-14")
+    assert (remnant.quoted_text, remnant.date) == (
+        "Cooling centres open at all libraries until 22:00.", "2024-07-14")

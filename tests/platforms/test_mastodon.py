@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from archiver.discover import discover_html
 from archiver.models import CaptureStatus, HttpExchange, PostRef
 from archiver.platforms import match_url
 from archiver.platforms.mastodon import Mastodon
 from tests.fakeplatform import fediverse_render as render
 from tests.fakeplatform.fediverse import mastodon_accounts, mastodon_statuses
 
+ARTICLES = Path(__file__).parents[1] / "fixtures" / "articles"
 MA = Mastodon()
 STATUS_ID = "113135720304567811"
 _REF = MA.match_url(f"https://mastodon.social/@eskafloodwatch/{STATUS_ID}")
@@ -171,3 +174,12 @@ def test_error_pages(code: int, status: CaptureStatus, reason: str) -> None:
 def test_sign_in_form_is_a_login_wall() -> None:
     got, why = MA.gone_status("Log in to mastodon.social E-mail address Password Log in")
     assert got is CaptureStatus.UNAVAILABLE and why.startswith("login wall")
+
+
+def test_a_bare_link_in_running_text_or_a_look_alike_iframe_is_not_an_embed() -> None:
+    page = ARTICLES / "64-mastodon-embeds.html"
+    embeds = discover_html(page.read_text("utf-8"))
+    assert [e.element for e in embeds] == ["blockquote.mastodon-embed", "iframe.mastodon-embed",
+                                           "iframe", "blockquote.mastodon-embed"]
+    assert all("exampletechweekly" not in (e.raw_url or "") for e in embeds)
+    assert embeds[0].raw_url == ("https://mastodon.social/@andres_ex/112180406142695845/embed")
