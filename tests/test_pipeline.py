@@ -270,3 +270,24 @@ def test_the_rendered_pass_can_be_switched_off(browser_loop: LoopThread, config:
     static_only = replace(config, capture=replace(config.capture, render_article=False))
     report = run(browser_loop, static_only, SITE + "injected.html")
     assert [e.post.post_id for e in report.articles[0].embeds] == [SEED_IDS[0]]
+
+
+def test_an_embed_on_a_private_address_is_refused_with_a_clear_record(
+        browser_loop: LoopThread, config: Config, fake_platform: FakePlatform) -> None:
+    """The intranet host resolves to a loopback address outside the one allowed: the guard
+    refuses it before any byte is sent, and the rest of the article is archived."""
+    from dataclasses import replace
+
+    network = replace(config.network, allow_networks=("127.0.0.1/32",),
+                      host_map=config.network.host_map | {
+                          "social.intranet.example": "127.0.0.2:443"})
+    guarded = replace(config, network=network)
+    report = run(browser_loop, guarded, SITE + "private-embed.html")
+    by_platform = {c.post.platform: c for c in report.captures}
+    refused = by_platform["mastodon"]
+    assert refused.status is CaptureStatus.FAILED
+    assert "social.intranet.example" in refused.reason and "non-public" in refused.reason
+    assert by_platform["twitter"].status is CaptureStatus.LIVE
+    assert not any(host == "social.intranet.example" for _, host, _ in fake_platform.log)
+    recorded = {p.platform: p.last_status for p in rows(guarded, PostRow)}
+    assert recorded["mastodon"] == "failed"
