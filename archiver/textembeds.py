@@ -47,14 +47,6 @@ _DATE_SETTINGS = {
 }
 _MAX_DATE_TEXT = 64
 
-#: Handle shapes of platforms that have no module yet; a registered platform's own
-#: `handle_pattern` takes precedence over the entry of the same name.
-FALLBACK_HANDLES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("mastodon",
-     re.compile(r"[A-Za-z0-9_]+(?:[.-][A-Za-z0-9_]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")),
-    ("bluesky", re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")),
-)
-
 # "— Name (@handle) date" as a whole line (any dash, "--" too), or ending a line of quoted
 # text (em or en dash only, after a space or a sentence's end, so that "a-b (@x) 2" in
 # running text does not count). The date may not hold another "(@": one byline per match.
@@ -158,9 +150,7 @@ def platform_of_handle(handle: str) -> str | None:
 
 @lru_cache(maxsize=1)
 def _handle_rules() -> tuple[tuple[str, re.Pattern[str]], ...]:
-    own = tuple((p.name, p.handle_pattern) for p in REGISTRY if p.handle_pattern is not None)
-    names = {name for name, _ in own}
-    return own + tuple(rule for rule in FALLBACK_HANDLES if rule[0] not in names)
+    return tuple((p.name, p.handle_pattern) for p in REGISTRY if p.handle_pattern is not None)
 
 
 def find_remnants(lines: Sequence[Line]) -> list[Remnant]:

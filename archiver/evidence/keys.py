@@ -13,6 +13,7 @@ is never logged, printed or exported.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import stat
@@ -120,10 +121,8 @@ def _create(path: Path) -> None:
             fh.write(pem)
             fh.flush()
             os.fsync(fh.fileno())
-        try:
+        with contextlib.suppress(FileExistsError):  # another process made it first
             os.link(tmp, path)
-        except FileExistsError:
-            pass
     except OSError as exc:
         raise StoreError(f"cannot create the archive key {path}: {exc.strerror}") from exc
     finally:
