@@ -42,8 +42,18 @@ def main() -> int:
         latest = sorted((root / "snapshots" / "captures").glob("twitter/*/*"),
                         key=lambda p: p.name)
         if latest:
-            failures += step(["sha256sum", "-c", "SHA256SUMS"], cwd=latest[-1]) != 0
-            print(f"(in {latest[-1].relative_to(root)}; open embed.png there to see the post)")
+            capture = latest[-1]
+            failures += step(["sha256sum", "-c", "SHA256SUMS"], cwd=capture) != 0
+            failures += step(["openssl", "dgst", "-sha256", "-verify", "archive-key.pub.pem",
+                              "-signature", "manifest.sig", "manifest.json"], cwd=capture) != 0
+            print(f"(in {capture.relative_to(root)}; open embed.png there to see the post)")
+            wacz = work / "seed-post.wacz"
+            capture_id = capture.name.rsplit("-", 1)[-1]
+            failures += step([*archiver, "export", capture_id, "--format", "wacz",
+                              "-o", str(wacz)]) != 0
+            validator = Path(sys.executable).with_name("wacz")
+            if validator.exists():
+                failures += step([str(validator), "validate", "-f", str(wacz)]) != 0
     print("\ndemo finished" + (f" with {failures} failing step(s)" if failures else ": all OK"))
     return 1 if failures else 0
 

@@ -22,23 +22,15 @@ when the notice names nothing else.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from bs4 import BeautifulSoup, Tag
 
 from archiver.models import CaptureStatus, HttpExchange, PostData
+from archiver.platforms.notices import NoticeRule as NoticeRule
+from archiver.platforms.notices import one_line as one_line
 
 LOGIN_WALL = "login wall"
 _LOGIN_PATH = re.compile(r"^https?://[^/]+/(?:accounts/)?login(?:\.php)?(?:[/?#]|$)", re.I)
-
-
-@dataclass(frozen=True)
-class NoticeRule:
-    """Words a notice may contain (any of them, lower case) and what they mean."""
-
-    words: tuple[str, ...]
-    status: CaptureStatus
-    label: str
 
 
 #: In order: the first rule whose words appear wins. An age gate or a region block often
@@ -56,12 +48,6 @@ RULES: tuple[NoticeRule, ...] = (
 _REMOVED = ("deleted", "removed", "no longer available", "doesn't exist", "does not exist",
             "broken")
 _PRIVATE = ("private", "privacy", "who can see", "small group of people", "only shared")
-
-
-def one_line(text: str, limit: int = 400) -> str:
-    """A notice's text on one line, its lines joined by ' / '."""
-    parts = [" ".join(line.split()) for line in text.splitlines()]
-    return " / ".join(p for p in parts if p)[:limit]
 
 
 def classify_notice(detail: str) -> tuple[CaptureStatus, str]:

@@ -11,25 +11,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from archiver.models import CaptureStatus, HttpExchange
-
-
-@dataclass(frozen=True)
-class NoticeRule:
-    """Words a notice may contain (any of them, case-insensitive) and what they mean."""
-
-    words: tuple[str, ...]
-    status: CaptureStatus
-    label: str  # e.g. 'private video'
-
-
-def one_line(text: str, limit: int = 300) -> str:
-    """A notice's text on one line: 'Video unavailable / This video is private'."""
-    parts = [" ".join(line.split()) for line in text.splitlines()]
-    return " / ".join(p for p in parts if p)[:limit]
+from archiver.platforms.notices import NoticeRule as NoticeRule
+from archiver.platforms.notices import one_line as one_line
 
 
 def classify_notice(detail: str, rules: Sequence[NoticeRule], fallback: str,
