@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tests.fakeplatform import start_fake_platform
 from tests.harness import SEED_URL, config_toml
+from tests.tsa import start_tsa
 
 
 def step(args: list[str], cwd: Path | None = None) -> int:
@@ -26,13 +27,15 @@ def main() -> int:
     root = Path(__file__).resolve().parent.parent
     work = root / "snapshots" / ".demo-network"
     work.mkdir(parents=True, exist_ok=True)
-    with start_fake_platform(work) as fake:
+    with start_fake_platform(work) as fake, start_tsa(work / "tsa") as tsa:
         cfg = work / "archiver.toml"
-        cfg.write_text(config_toml(fake.host_map(), fake.ca_pem))
+        cfg.write_text(config_toml(fake.host_map(), fake.ca_pem) + "\n[evidence]\n"
+                       f'tsa_urls = ["{tsa.url}"]\ntsa_ca_bundle = "{tsa.ca_pem}"\n')
         print("This machine is offline. The demo serves the seed article and the Twitter/X "
               f"endpoints from loopback HTTPS servers on 127.0.0.1:{fake.port}, with a test CA "
               f"made just now; the archiver reaches them through {cfg.relative_to(root)} "
-              "(a host map and a CA bundle), the same settings a real network would use.")
+              "(a host map and a CA bundle), the same settings a real network would use. "
+              f"A local RFC 3161 authority ({tsa.url}, openssl ts) stamps the manifests.")
         archiver = [sys.executable, "-m", "archiver.cli", "--config", str(cfg)]
         failures = 0
         failures += step([*archiver, "detect", SEED_URL]) != 0
@@ -46,6 +49,10 @@ def main() -> int:
             failures += step(["sha256sum", "-c", "SHA256SUMS"], cwd=capture) != 0
             failures += step(["openssl", "dgst", "-sha256", "-verify", "archive-key.pub.pem",
                               "-signature", "manifest.sig", "manifest.json"], cwd=capture) != 0
+            failures += step(["openssl", "ts", "-verify", "-in", "manifest.tsr", "-data",
+                              "manifest.json", "-CAfile", str(tsa.ca_pem)], cwd=capture) != 0
+            failures += step([str(Path(sys.executable).with_name("warcio")), "check", "-v",
+                              "traffic.warc.gz"], cwd=capture) != 0
             print(f"(in {capture.relative_to(root)}; open embed.png there to see the post)")
             wacz = work / "seed-post.wacz"
             capture_id = capture.name.rsplit("-", 1)[-1]

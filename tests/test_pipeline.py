@@ -234,9 +234,14 @@ def test_short_links_are_resolved_by_one_recorded_lookup(
     report = run(browser_loop, config, SITE + "shortlinks.html")
     (article,) = report.articles
     assert [(e.raw_url, e.post.post_id if e.post else None) for e in article.embeds] == [
-        ("https://t.co/AbC123xyz", SEED_IDS[0]), ("https://t.co/dead404", None)]
+        ("https://t.co/AbC123xyz", SEED_IDS[0]), ("https://t.co/dead404", None),
+        ("https://vm.tiktok.com/ZMhvqK7aB/", "7312345678901234567"),
+        ("https://fb.watch/nQ2x7Lz9Ab/", "1234567890123456")]
     assert fake_platform.count("t.co") == 2  # one lookup each; the link in prose: none
-    assert [c.post.post_id for c in report.captures] == [SEED_IDS[0]]
+    assert fake_platform.count("vm.tiktok.com") == fake_platform.count("fb.watch") == 1
+    assert sorted(c.post.platform for c in report.captures) == ["facebook", "tiktok",
+                                                                "twitter"]
+    assert all(c.status is CaptureStatus.LIVE for c in report.captures)
     manifest = json.loads((config.storage.data_dir / article.directory / "manifest.json")
                           .read_text())
     lookups = {r["url"]: r for r in manifest["got"]["requests"][1:]}

@@ -9,8 +9,9 @@ URL (data-href wins: it is what the SDK renders), or an iframe to
 
 Identity: the numeric id when the URL has one (story_fbid, fbid, v, /posts/, /videos/),
 else the URL path (`<page>/posts/pfbid...`). Each URL form keeps its own canonical URL, as
-the plugin to use (post or video) follows from it. Not ours: fb.watch short links (resolved
-by the pipeline), share and sharer links, and the page / like / comments plugins.
+the plugin to use (post or video) follows from it. fb.watch links are short links (one
+recorded redirect lookup by the pipeline names the post). Not posts: share and sharer
+links, and the page / like / comments plugins.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ def kind_of(post: PostRef) -> str:
 
 class Facebook(Platform):
     name: ClassVar[str] = "facebook"
+    short_link_hosts = frozenset({"fb.watch"})
     url_patterns = tuple(form.pattern for form in _FORMS)
     examples = (
         Example("https://www.facebook.com/HarbourCityCouncilEx/posts/10160123456789012",

@@ -16,6 +16,12 @@ LINKS: dict[str, dict[str, str | None]] = {
         "Br0ers9": "https://x.com/LaurenceBroers/status/1310218169743183965?s=20",
         "dead404": None,
     },
+    "vm.tiktok.com": {
+        "ZMhvqK7aB": "https://www.tiktok.com/@reuters/video/7312345678901234567?_r=1&_t=8abc",
+    },
+    "fb.watch": {
+        "nQ2x7Lz9Ab": "https://www.facebook.com/HarbourFireRescueEx/videos/1234567890123456/",
+    },
 }
 
 
