@@ -203,7 +203,8 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
 
 
 def _print_verification(v: Verification) -> None:
-    print(f"{'OK  ' if v.ok else 'FAIL'}  {v.label}  {v.directory}  ({v.files_checked} files)")
+    unit = "entries" if v.label == "ledger" else "files"
+    print(f"{'OK  ' if v.ok else 'FAIL'}  {v.label}  {v.directory}  ({v.files_checked} {unit})")
     for p in v.problems:
         print(f"      {v.directory}/{p.file}: {p.issue}")
 

@@ -127,12 +127,23 @@ def discover_html(html: str, base_url: str | None = None, *,
 def _parse(html: str) -> BeautifulSoup:
     # bs4 warns when a document looks like a URL, a file name (short, no '<') or XML; here
     # that is just input. Silenced only then: catch_warnings changes process-wide state.
+    # class attributes stay strings (see _classes): bs4 splitting them on every element
+    # costs a tenth of the parse
     if not html.startswith("<?xml") and (len(html) > 256 or "<" in html):
-        return BeautifulSoup(html, "lxml")
+        return BeautifulSoup(html, "lxml", multi_valued_attributes=None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
         warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
-        return BeautifulSoup(html, "lxml")
+        return BeautifulSoup(html, "lxml", multi_valued_attributes=None)
+
+
+def _has_class(value: str | None, wanted: frozenset[str]) -> bool:
+    return value is not None and not wanted.isdisjoint(value.split())
+
+
+def _classes(node: Tag) -> list[str]:
+    value = node.get("class")
+    return value.split() if isinstance(value, str) else list(value or ())
 
 
 @dataclass(frozen=True)
@@ -251,7 +262,7 @@ class _Walker:
             found = self._read(node, platform, spec)
             if found is not None:
                 return found
-        classes = node.get_attribute_list("class") if name in _LINK_WRAPPER_TAGS else []
+        classes = _classes(node) if name in _LINK_WRAPPER_TAGS else []
         if not _LINK_WRAPPERS.isdisjoint(classes):
             return self._read_link(node, classes)
         return None
@@ -259,7 +270,7 @@ class _Walker:
     def _read(self, node: Tag, platform: Platform, spec: EmbedMarkup) -> _Found | None:
         classes: list[str] = []
         if spec.classes:
-            classes = [c for c in node.get_attribute_list("class") if c in spec.classes]
+            classes = [c for c in _classes(node) if c in spec.classes]
             if not classes:
                 return None
         post: PostRef | None = None
@@ -279,7 +290,8 @@ class _Walker:
         text_node, text_spec = node, spec
         if not spec.reads_text and spec.claims:
             text_spec = self.index.text_specs.get(platform.name, spec)
-            inner = node.find(text_spec.tag, class_=sorted(text_spec.classes)) \
+            inner = node.find(text_spec.tag,
+                              class_=lambda v, cs=text_spec.classes: _has_class(v, cs)) \
                 if text_spec.reads_text else None
             text_node = inner if isinstance(inner, Tag) else node
         if text_spec.reads_text:
