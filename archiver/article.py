@@ -18,6 +18,7 @@ from urllib.parse import urljoin, urlsplit
 from archiver.capture.article import render_article
 from archiver.capture.browser import BrowserSession
 from archiver.capture.pages import PageResult
+from archiver.capture.post import check_navigation
 from archiver.config import Config
 from archiver.discover import discover, discover_html, merge_rendered
 from archiver.errors import FetchError
@@ -73,13 +74,18 @@ async def fetch_article(http: Http, index: Index, config: Config, url: str,
     rendered: PageResult | None = None
     if browser is not None and exchange is not None and error is None and kind == "html":
         try:
-            await asyncio.to_thread(_check_host, http, exchange.final_url)
+            await asyncio.to_thread(check_navigation, http, exchange.final_url)
         except FetchError as exc:
             notes.append(f"not rendered: {exc}")
         else:
-            rendered = await render_article(browser, exchange.final_url,
-                                            config.capture.article_timeout,
-                                            config.capture.article_settle)
+            limit = config.capture.article_timeout + config.capture.article_settle
+            try:
+                rendered = await asyncio.wait_for(render_article(
+                    browser, exchange.final_url, config.capture.article_timeout,
+                    config.capture.article_settle), limit + 15)
+            except TimeoutError:
+                rendered = PageResult("article", exchange.final_url, "timeout",
+                                      f"the page did not answer within {limit + 15:.0f} s")
             if rendered.html is not None:
                 embeds = merge_rendered(embeds, discover_html(rendered.html, rendered.final_url))
             else:
@@ -116,12 +122,6 @@ async def fetch_article(http: Http, index: Index, config: Config, url: str,
     index.record_article(url, exchange=exchange, status=status, error=error,
                          directory=directory, body_sha256=body_sha, embeds=embeds)
     return ArticleOutcome(url, status, error, tuple(embeds), directory, tuple(notes))
-
-
-def _check_host(http: Http, url: str) -> None:
-    parts = urlsplit(url)
-    http.resolver.resolve(parts.hostname or "", parts.port or
-                          (443 if parts.scheme == "https" else 80))
 
 
 def resolve_short_links(http: Http, embeds: list[EmbedRef]

@@ -15,6 +15,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from archiver.capture.browser import BrowserSession
 from archiver.capture.pages import MAX_SHOT_HEIGHT, PageResult
+from archiver.errors import BrowserError
 from archiver.net import utc_now
 
 
@@ -23,7 +24,10 @@ async def render_article(browser: BrowserSession, url: str, timeout_s: float,
     """Load `url` in a fresh context; return its rendered DOM, text and a screenshot."""
     started, t0 = utc_now(), time.monotonic()
     notes: list[str] = []
-    context = await browser.new_context()
+    try:
+        context = await browser.new_context()
+    except BrowserError as exc:
+        return PageResult("article", url, "error", str(exc), started=started)
     try:
         page = await context.new_page()
         page.on("dialog", lambda dialog: dialog.dismiss())

@@ -62,10 +62,14 @@ async def render_page(context: BrowserContext, spec: PageSpec, timeout_s: float)
     def remaining_ms() -> float:
         return max(1.0, (deadline - time.monotonic()) * 1000)
 
-    page = await context.new_page()
-    page.on("dialog", lambda dialog: dialog.dismiss())
     info: dict[str, Any] = {}
     notes: list[str] = []
+    try:
+        page = await context.new_page()
+    except PlaywrightError as exc:
+        return PageResult(spec.role, spec.url, "error", f"browser: {str(exc).splitlines()[0]}",
+                          started=started)
+    page.on("dialog", lambda dialog: dialog.dismiss())
     try:
         cdp = await context.new_cdp_session(page)
         await cdp.send("Network.enable")  # so Chromium keeps the certificate chains it saw

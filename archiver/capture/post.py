@@ -29,7 +29,7 @@ from archiver.config import Config
 from archiver.errors import ArchiverError, BrowserError, FetchError
 from archiver.evidence.keys import ArchiveKey
 from archiver.models import CaptureResult, CaptureStatus, EmbedRef, HttpExchange, PostData, PostRef
-from archiver.net import HttpPool, utc_now
+from archiver.net import Http, HttpPool, utc_now
 from archiver.platforms import by_name
 from archiver.platforms.base import DataRequest, PageSpec, Platform
 from archiver.store.files import safe_segments
@@ -74,12 +74,15 @@ async def capture_post(env: CaptureEnv, post: PostRef,
     started = started_dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     relpath = capture_relpath(post, capture_id, started_dt)
     env.index.begin_capture(capture_id, post, env.run_id, started, relpath.as_posix())
+    storing: list[bool] = []  # set once evidence writing began: it finishes on its own
     try:
-        result = await _capture(env, platform, post, embeds, capture_id, started, relpath)
+        result = await _capture(env, platform, post, embeds, capture_id, started, relpath,
+                                storing)
     except asyncio.CancelledError:
-        env.index.finish_capture(CaptureResult(
-            capture_id, post, CaptureStatus.FAILED, "interrupted before the capture finished",
-            started, utc_now(), None, None), env.run_id)
+        if not storing:  # else the worker thread may still commit; reconcile will settle it
+            env.index.finish_capture(CaptureResult(
+                capture_id, post, CaptureStatus.FAILED, "interrupted before the capture "
+                "finished", started, utc_now(), None, None), env.run_id)
         raise
     except ArchiverError as exc:
         if not exc.expected:
@@ -92,7 +95,7 @@ async def capture_post(env: CaptureEnv, post: PostRef,
 
 async def _capture(env: CaptureEnv, platform: Platform, post: PostRef,
                    embeds: Sequence[tuple[EmbedRef, str | None]], capture_id: str,
-                   started: str, relpath: Path) -> CaptureResult:
+                   started: str, relpath: Path, storing: list[bool]) -> CaptureResult:
     t0 = time.monotonic()
     requests = platform.data_requests(post)
     data_tasks = [asyncio.to_thread(fetch_data, env.http, r) for r in requests]
@@ -112,6 +115,7 @@ async def _capture(env: CaptureEnv, platform: Platform, post: PostRef,
     if not env.browser.alive:
         raise BrowserError("the browser died during the capture")
 
+    storing.append(True)
     return await asyncio.to_thread(
         store_capture, env, platform, post, embeds, capture_id, started, relpath,
         Gathered(requests, fetched, pages, specs, t0, har))
@@ -127,14 +131,29 @@ def _read_har(path: Path) -> dict[str, Any] | None:
 
 async def _guarded_render(env: CaptureEnv, context: BrowserContext, spec: PageSpec
                           ) -> PageResult:
-    """Render a page, unless its host resolves to an address the policy refuses."""
-    parts = urlsplit(spec.url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    """Render a page, unless its host resolves to an address the policy refuses; a page
+    that stalls the browser itself (a busy main thread) is cut off at its deadline."""
     try:
-        await asyncio.to_thread(env.http.resolver.resolve, parts.hostname or "", port)
+        await asyncio.to_thread(check_navigation, env.http, spec.url)
     except FetchError as exc:
         return PageResult(spec.role, spec.url, "error", str(exc), started=utc_now())
-    return await render_page(context, spec, _timeout(env, spec))
+    timeout = _timeout(env, spec)
+    try:
+        return await asyncio.wait_for(render_page(context, spec, timeout), timeout + 15)
+    except TimeoutError:
+        return PageResult(spec.role, spec.url, "timeout", f"the page did not answer within "
+                          f"{timeout + 15:.0f} s", started=utc_now())
+
+
+def check_navigation(http: HttpPool | Http, url: str) -> None:
+    """Refuse a URL whose host resolves to an address the policy refuses (FetchError).
+
+    With a proxy the proxy resolves names, so there is nothing here to check."""
+    if http.config.proxy:
+        return
+    parts = urlsplit(url)
+    http.resolver.resolve(parts.hostname or "", parts.port or
+                          (443 if parts.scheme == "https" else 80))
 
 
 def _timeout(env: CaptureEnv, spec: PageSpec) -> float:

@@ -22,7 +22,14 @@ from archiver.evidence import ledger
 from archiver.evidence.checks import quote_integrity, snowflake_check
 from archiver.evidence.manifest import exchange_record, post_manifest, tool_environment
 from archiver.evidence.timestamp import stamp_first
-from archiver.models import CaptureResult, EmbedRef, HttpExchange, PostData, PostRef
+from archiver.models import (
+    CaptureResult,
+    CaptureStatus,
+    EmbedRef,
+    HttpExchange,
+    PostData,
+    PostRef,
+)
 from archiver.net import utc_now
 from archiver.platforms.base import DataRequest, PageSpec, Platform
 from archiver.store.files import PUBLIC_KEY, SIGNATURE, TIMESTAMP, EvidenceDir
@@ -63,12 +70,15 @@ def store_capture(env: CaptureEnv, platform: Platform, post: PostRef,
         for page in got.pages:
             _write_page(ev, page)
         ev.write(TRAFFIC, _traffic_warc(capture_id, got), "application/warc", "traffic")
-        data = platform.interpret(post, responses)
+        data = _interpret(platform, post, responses)
         errors = [r["error"] for r in request_log if r.get("error")]
         status, reason = decide(data, got.pages, got.specs, errors, platform)
         finished = utc_now()
         environment = {**tool_environment(env.config.digest()), **env.browser.environment(),
-                       "elapsed_s": round(time.monotonic() - got.t0, 4)}
+                       "elapsed_s": round(time.monotonic() - got.t0, 4),
+                       "browser_traffic": "recorded" if got.har is not None else
+                       "missing: the browser did not write its HAR (traffic.warc.gz holds "
+                       "the requests side only)"}
         manifest = post_manifest(
             capture_id=capture_id, post=post, status=str(status), reason=reason, data=data,
             requested=env.requested, embeds=embeds, requests=request_log,
@@ -88,6 +98,18 @@ def store_capture(env: CaptureEnv, platform: Platform, post: PostRef,
                          notes=tuple(stamp_state.get("errors", "").splitlines()))
 
 
+def _interpret(platform: Platform, post: PostRef, responses: dict[str, HttpExchange]
+               ) -> PostData | None:
+    """The platform's reading of its answers. They come from outside and may be anything:
+    an answer its parser cannot read is a failed capture with the reason, not a crash of
+    the whole batch (the answer itself is kept as evidence)."""
+    try:
+        return platform.interpret(post, responses)
+    except Exception as exc:
+        return PostData(CaptureStatus.FAILED, f"unreadable answer from {post.platform}: "
+                                              f"{type(exc).__name__}: {exc}"[:500])
+
+
 def _sealer(env: CaptureEnv, state: dict[str, str]) -> Callable[[bytes], dict[str, bytes]]:
     """What is derived from manifest.json: the archive's signature and public key, and a
     token from the first timestamp authority that answers."""
@@ -97,13 +119,14 @@ def _sealer(env: CaptureEnv, state: dict[str, str]) -> Callable[[bytes], dict[st
         files: dict[str, bytes] = {}
         if key is not None:
             files |= {SIGNATURE: key.sign(manifest), PUBLIC_KEY: key.public_pem}
+        # without a token the capture is "untimestamped", and a later run stamps it (once
+        # an authority is configured and answers)
+        state["state"] = "untimestamped"
         if tsa_urls:
             stamp, failures = stamp_first(env.http.get(), tsa_urls, manifest)
             if stamp is not None:
                 files[TIMESTAMP] = stamp.response
                 state["state"] = "stamped"
-            else:
-                state["state"] = "untimestamped"
             if failures:
                 state["errors"] = "\n".join(f"timestamp authority {f}" for f in failures)
         return files

@@ -59,7 +59,7 @@ def snowflake_check(platform: str, post_id: str, shown_date: str | None,
     out: dict[str, Any] = {"id_time": encoded.isoformat().replace("+00:00", "Z"),
                            "shown_date": shown_date, "created_at": created_at,
                            "flags": []}
-    if shown_date:
+    if isinstance(shown_date, str) and shown_date:
         try:
             shown = datetime.fromisoformat(shown_date).replace(tzinfo=UTC)
         except ValueError:
@@ -71,7 +71,7 @@ def snowflake_check(platform: str, post_id: str, shown_date: str | None,
             if delta > 1.5:
                 out["flags"].append(f"the embed shows {shown_date}, but the id encodes "
                                     f"{encoded.date().isoformat()}")
-    if created_at:
+    if isinstance(created_at, str) and created_at:
         try:
             created = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
         except ValueError:

@@ -109,9 +109,11 @@ def request_stamp(http: Http, tsa_url: str, data: bytes) -> Stamp:
             raise TimestampError("the token does not include the authority's certificate")
         return Stamp(tsa_url=tsa_url, response=body, gen_time=_iso(info.gen_time),
                      serial=str(info.serial_number), digest_sha256=imprint.message.hex())
-    except ValueError as exc:
+    except TimestampError:
+        raise
+    except Exception as exc:
         raise TimestampError(f"not a timestamp response ({len(body)} bytes): "
-                             f"{_first_line(exc)}") from exc
+                             f"{type(exc).__name__}: {_first_line(exc)}") from exc
 
 
 def stamp_first(http: Http, tsa_urls: Sequence[str], data: bytes

@@ -204,21 +204,30 @@ class Twitter(Platform):
             return PostData(CaptureStatus.DELETED, "syndication answered an empty object")
         kind = data.get("__typename")
         if kind == "TweetTombstone":
-            tomb = (data.get("tombstone") or {}).get("text") or {}
-            return PostData(CaptureStatus.UNAVAILABLE, str(tomb.get("text") or "tombstone"))
+            tomb = data.get("tombstone")
+            text = tomb.get("text") if isinstance(tomb, dict) else None
+            shown = text.get("text") if isinstance(text, dict) else text
+            return PostData(CaptureStatus.UNAVAILABLE, str(shown or "tombstone")[:500])
         if kind not in (None, "Tweet") or "text" not in data:
             return PostData(CaptureStatus.FAILED, f"unexpected syndication answer ({kind})")
         if str(data.get("id_str", post.post_id)) != post.post_id:
             return PostData(CaptureStatus.FAILED, "syndication answered for another post id")
-        user = data.get("user") or {}
-        media = tuple(str(m.get("media_url_https")) for m in data.get("mediaDetails") or []
+        found = data.get("user")
+        user: dict[str, Any] = found if isinstance(found, dict) else {}
+        details = data.get("mediaDetails")
+        media = tuple(str(m.get("media_url_https")) for m in
+                      (details if isinstance(details, list) else [])
                       if isinstance(m, dict) and m.get("media_url_https"))
         return PostData(
             CaptureStatus.LIVE,
             None,
             text=str(data.get("text")),
-            author=user.get("screen_name"),
-            author_name=user.get("name"),
-            created_at=data.get("created_at"),
+            author=_str(user.get("screen_name")),
+            author_name=_str(user.get("name")),
+            created_at=_str(data.get("created_at")),
             media=media,
         )
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

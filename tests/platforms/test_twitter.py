@@ -96,3 +96,15 @@ def test_data_requests_carry_the_token() -> None:
     assert urls[0].startswith("https://cdn.syndication.twimg.com/tweet-result?id=20&")
     assert f"token={NODE_TOKENS['20']}" in urls[0]
     assert urls[1].startswith("https://publish.twitter.com/oembed?url=https%3A%2F%2Ftwitter.com")
+
+
+@pytest.mark.parametrize("body", [
+    {"__typename": "TweetTombstone", "tombstone": "gone"},
+    {"__typename": "TweetTombstone", "tombstone": {"text": "gone"}},
+    {"__typename": "Tweet", "id_str": "20", "text": "x", "user": "jack", "mediaDetails": 3,
+     "created_at": 12},
+])
+def test_odd_shapes_of_the_answer_do_not_crash(body: dict[str, object]) -> None:
+    data = TW.interpret(POST, {"tweet-result.json": exchange(200, body),
+                               "oembed.json": exchange(200, {})})
+    assert data.status in (CaptureStatus.UNAVAILABLE, CaptureStatus.LIVE)
