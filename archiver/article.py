@@ -17,11 +17,13 @@ from urllib.parse import urljoin, urlsplit
 
 from archiver.capture.article import render_article
 from archiver.capture.browser import BrowserSession
+from archiver.capture.guard import BrowserGuard
 from archiver.capture.pages import PageResult
 from archiver.capture.post import check_navigation
 from archiver.config import Config
 from archiver.discover import discover, discover_html, merge_rendered
 from archiver.errors import FetchError
+from archiver.evidence.keys import ArchiveKey, signature_seal
 from archiver.evidence.manifest import article_manifest, tool_environment
 from archiver.models import EmbedRef, HttpExchange
 from archiver.net import Http, decode_document, utc_now
@@ -66,7 +68,8 @@ def _fetch_static(http: Http, url: str
 
 
 async def fetch_article(http: Http, index: Index, config: Config, url: str,
-                        browser: BrowserSession | None = None) -> ArticleOutcome:
+                        browser: BrowserSession | None = None,
+                        key: ArchiveKey | None = None) -> ArticleOutcome:
     """Fetch an article, keep its response (and rendering) as evidence, index its embeds."""
     started_dt, started, fetch_id = datetime.now(UTC), utc_now(), new_id()
     exchange, kind, embeds, error = await asyncio.to_thread(_fetch_static, http, url)
@@ -80,9 +83,10 @@ async def fetch_article(http: Http, index: Index, config: Config, url: str,
         else:
             limit = config.capture.article_timeout + config.capture.article_settle
             try:
+                guard = BrowserGuard(http.resolver, proxied=bool(config.network.proxy))
                 rendered = await asyncio.wait_for(render_article(
                     browser, exchange.final_url, config.capture.article_timeout,
-                    config.capture.article_settle), limit + 15)
+                    config.capture.article_settle, guard), limit + 15)
             except TimeoutError:
                 rendered = PageResult("article", exchange.final_url, "timeout",
                                       f"the page did not answer within {limit + 15:.0f} s")
@@ -90,9 +94,10 @@ async def fetch_article(http: Http, index: Index, config: Config, url: str,
                 embeds = merge_rendered(embeds, discover_html(rendered.html, rendered.final_url))
             else:
                 notes.append(f"rendered-DOM pass failed: {rendered.detail}")
-    embeds, lookups = await asyncio.to_thread(resolve_short_links, http, embeds)
+    embeds, lookups, failures = await asyncio.to_thread(resolve_short_links, http, embeds)
+    notes.extend(failures)
     status = "failed" if error else ("ok" if embeds else "no_embeds")
-    directory = body_sha = None
+    directory = body_sha = manifest_sha = None
     if exchange is not None:
         host = urlsplit(exchange.final_url).hostname or "unknown"
         rel = Path("articles", *safe_segments(host),
@@ -116,18 +121,24 @@ async def fetch_article(http: Http, index: Index, config: Config, url: str,
                 lookups=lookups, pages=pages, error=error, status=status, embeds=embeds,
                 environment=tool_environment(config.digest()) | (
                     browser.environment() if rendered is not None and browser else {}),
-                started=started, finished=utc_now(), artifacts=ev.artifacts)
-            directory, _ = ev.commit(manifest)
+                started=started, finished=utc_now(), artifacts=ev.artifacts,
+                key_fingerprint=key.fingerprint if key is not None else None, notes=notes)
+            seal = (lambda m: {n: make(m) for n, make in signature_seal(key).items()}) \
+                if key is not None else None
+            directory, manifest_sha = ev.commit(manifest, seal=seal)
         body_sha = body.sha256
     index.record_article(url, exchange=exchange, status=status, error=error,
-                         directory=directory, body_sha256=body_sha, embeds=embeds)
+                         directory=directory, body_sha256=body_sha, embeds=embeds,
+                         manifest_sha256=manifest_sha)
     return ArticleOutcome(url, status, error, tuple(embeds), directory, tuple(notes))
 
 
 def resolve_short_links(http: Http, embeds: list[EmbedRef]
-                        ) -> tuple[list[EmbedRef], list[HttpExchange]]:
+                        ) -> tuple[list[EmbedRef], list[HttpExchange], list[str]]:
     """Resolve embeds given as short links (t.co, vm.tiktok.com, fb.watch ...) by one
-    redirect lookup each, without following it; the lookups are returned as evidence."""
+    redirect lookup each, without following it; the lookups are returned as evidence,
+    and the lookups that failed as lines."""
+    failures: list[str] = []
     lookups: dict[str, HttpExchange | None] = {}
     out: list[EmbedRef] = []
     for embed in embeds:
@@ -138,14 +149,15 @@ def resolve_short_links(http: Http, embeds: list[EmbedRef]
             try:
                 lookups[embed.raw_url] = http.get(embed.raw_url, follow_redirects=False,
                                                   max_bytes=1_000_000)
-            except FetchError:
+            except FetchError as exc:
                 lookups[embed.raw_url] = None
+                failures.append(f"short link {embed.raw_url}: {exc}")
         got = lookups[embed.raw_url]
         location = got.header("location") if got is not None and 300 <= got.status < 400 \
             else None
         post = match_url(urljoin(embed.raw_url, location)) if location else None
         out.append(replace(embed, post=post) if post is not None else embed)
-    return out, [x for x in lookups.values() if x is not None]
+    return out, [x for x in lookups.values() if x is not None], failures
 
 
 def _is_short(embed: EmbedRef) -> bool:

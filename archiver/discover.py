@@ -16,8 +16,8 @@ element around its placeholder, counts once. Besides those:
 - the text outside embeds is kept as lines, in which `archiver.textembeds` finds embeds
   that survived only as "— Name (@handle) date" text.
 
-Not yet read: hydration JSON (`oembed_response` in Arc XP / Next.js pages); the policy is
-to report those as `FoundIn.SCRIPT` once a platform needs it.
+Embeds carried only in the page's hydration JSON (Arc XP, Next.js) are read by
+`archiver.hydration` and follow those of the markup.
 """
 
 from __future__ import annotations

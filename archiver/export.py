@@ -28,7 +28,14 @@ from archiver.evidence.keys import load_or_create_key, public_key_path
 from archiver.evidence.timestamp import late_token_path
 from archiver.evidence.wacz import WaczPage, build_wacz
 from archiver.retrieval import select_captures
-from archiver.store.files import MANIFEST, PUBLIC_KEY, SIGNATURE, TIMESTAMP, read_manifest
+from archiver.store.files import (
+    MANIFEST,
+    PUBLIC_KEY,
+    SIGNATURE,
+    TIMESTAMP,
+    inside,
+    read_manifest,
+)
 from archiver.store.schema import CaptureRow
 
 FORMATS = ("wacz", "zip")
@@ -66,7 +73,7 @@ def _wacz(config: Config, rows: list[CaptureRow], out: Path, ref: str) -> None:
     with tempfile.TemporaryDirectory(prefix="archiver-wacz-") as tmp:
         sidecar = WarcWriter("export", f"embed-archiver/{__version__}")
         for row in rows:
-            root = data_dir / (row.directory or "")
+            root = inside(data_dir, row.directory)
             if (root / TRAFFIC).is_file():
                 warcs.append(root / TRAFFIC)
             for name in (MANIFEST, SIGNATURE, TIMESTAMP, PUBLIC_KEY):
@@ -87,6 +94,9 @@ def _wacz(config: Config, rows: list[CaptureRow], out: Path, ref: str) -> None:
                                 "recording); export them with --format zip")
         meta = Path(tmp) / "capture-metadata.warc.gz"
         meta.write_bytes(sidecar.to_bytes())
+        if not config.key_path.is_file():
+            raise ArchiverError(f"no archive key at {config.key_path}: a WACZ is signed by the "
+                                "key that signed its manifests, and this one is missing")
         key = load_or_create_key(config.key_path)
         build_wacz(out, [*warcs, meta], pages, key, title=f"Embed archiver: {ref}",
                    description=f"{len(rows)} capture(s): " + ", ".join(r.id for r in rows))
@@ -100,8 +110,9 @@ def _bundle(config: Config, rows: list[CaptureRow], out: Path) -> None:
     tmp = out.with_name(f".{out.name}.tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         for row in rows:
-            root = data_dir / (row.directory or "")
-            for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            root = inside(data_dir, row.directory)
+            for path in sorted(p for p in root.rglob("*")
+                               if p.is_file() and not p.is_symlink()):
                 zf.write(path, f"{row.directory}/{path.relative_to(root).as_posix()}")
             late = late_token_path(data_dir, row.id)
             if late.is_file():

@@ -30,6 +30,7 @@ from archiver.platforms import REGISTRY, match_url
 
 MAX_SCRIPT = 10_000_000  # characters of one script we are willing to parse
 MAX_NODES = 500_000  # JSON values visited per page
+MAX_SNIPPETS = 500  # embed-markup strings parsed per page (each is an HTML parse)
 _ASSIGNMENT = re.compile(
     r"(?:Fusion\.(?:globalContent|contentCache)|(?:window\.)?__[A-Z][A-Z0-9_]*__)\s*=\s*(?=[{\[])")
 _MARKUP = re.compile(r"<(?:blockquote|iframe|amp-|script|div)[^>]*(?:class|src|data-)", re.I)
@@ -64,7 +65,7 @@ def embeds_in_json(blobs: Iterable[Any],
     """Embeds declared in JSON values, in document order, each post once."""
     found: list[EmbedRef] = []
     seen: set[tuple[str, str]] = set()
-    budget = MAX_NODES
+    budget, snippets = MAX_NODES, MAX_SNIPPETS
     platforms = {p.name for p in REGISTRY}
 
     def add(embed: EmbedRef) -> None:
@@ -85,7 +86,8 @@ def embeds_in_json(blobs: Iterable[Any],
             if not isinstance(node, dict):
                 continue
             html = node.get("html")
-            if isinstance(html, str) and _MARKUP.search(html):
+            if isinstance(html, str) and snippets > 0 and _MARKUP.search(html):
+                snippets -= 1
                 for embed in discover_markup(html):
                     add(embed)
             elif _declares_embed(node, platforms):

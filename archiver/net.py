@@ -33,6 +33,7 @@ from archiver import __version__
 from archiver.config import NetworkConfig
 from archiver.errors import (
     BlockedAddressError,
+    ConfigError,
     FetchError,
     HTTPStatusError,
     NotHTMLError,
@@ -41,6 +42,7 @@ from archiver.errors import (
 from archiver.models import HttpExchange
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 DEFAULT_USER_AGENT = f"embed-archiver/{__version__} (archives embedded social-media posts)"
 _ENCODING_DER = 2  # ssl._ssl.ENCODING_DER, for the (private before 3.13) Certificate objects
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -58,10 +60,11 @@ class Resolver:
                  allow_networks: Iterable[str] = ()) -> None:
         self.host_map: dict[str, tuple[str, int | None]] = {}
         for host, target in (host_map or {}).items():
-            addr, _, port = target.rpartition(":") if target.count(":") == 1 else (target, "", "")
-            mapped_port = int(port) if port else None
-            self.host_map[host.lower().rstrip(".")] = (addr.strip("[]"), mapped_port)
-        self.allowed = tuple(ipaddress.ip_network(n, strict=False) for n in allow_networks)
+            self.host_map[host.lower().rstrip(".")] = _parse_target(host, target)
+        try:
+            self.allowed = tuple(ipaddress.ip_network(n, strict=False) for n in allow_networks)
+        except ValueError as exc:
+            raise ConfigError(f"[network] allow_networks: {exc}") from exc
         self._seen: dict[str, str] = {}
         self._tls: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
@@ -81,8 +84,12 @@ class Resolver:
     def check(self, ip: str, host: str) -> None:
         """Refuse an address that is not public, unless its network is allowed."""
         addr: IPAddress = ipaddress.ip_address(ip.split("%")[0])
-        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-            addr = addr.ipv4_mapped
+        if isinstance(addr, ipaddress.IPv6Address):  # IPv4 carried inside IPv6 is IPv4
+            inner = addr.ipv4_mapped or addr.sixtofour or (addr.teredo or (None, None))[1]
+            if inner is None and addr in _NAT64:
+                inner = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+            if inner is not None:
+                addr = inner
         if any(addr in net for net in self.allowed):
             return
         if not addr.is_global or addr.is_multicast:
@@ -122,6 +129,28 @@ class Resolver:
     def seen(self, host: str) -> str | None:
         with self._lock:
             return self._seen.get(host.lower())
+
+
+def _parse_target(host: str, target: str) -> tuple[str, int | None]:
+    """'1.2.3.4', '1.2.3.4:8443', '[::1]:8443' or '::1' -> (address, port or None)."""
+    text = target.strip()
+    if text.startswith("["):
+        addr, _, rest = text[1:].partition("]")
+        port = rest.removeprefix(":") or None
+    elif text.count(":") == 1:
+        addr, _, port_text = text.partition(":")
+        port = port_text or None
+    else:
+        addr, port = text, None
+    try:
+        ipaddress.ip_address(addr)
+        number = int(port) if port is not None else None
+        if number is not None and not 0 < number < 65536:
+            raise ValueError(f"port {number}")
+    except ValueError as exc:
+        raise ConfigError(f"[network] host_map: {host} = {target!r} is not an address "
+                          f"with an optional port ({exc})") from exc
+    return addr, number
 
 
 class _GuardedConnectionMixin:

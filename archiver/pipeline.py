@@ -24,7 +24,7 @@ from archiver.config import Config
 from archiver.discover import discover_html, merge_rendered
 from archiver.errors import FetchError, UsageError
 from archiver.evidence import ledger
-from archiver.evidence.keys import load_or_create_key
+from archiver.evidence.keys import ArchiveKey, load_or_create_key
 from archiver.evidence.timestamp import stamp_pending
 from archiver.models import CaptureResult, EmbedRef, HttpExchange, PostRef
 from archiver.net import Http, HttpPool, decode_document, utc_now
@@ -183,6 +183,7 @@ async def archive_async(urls: Sequence[str], config: Config, progress: Progress 
     try:
         async with contextlib.AsyncExitStack() as stack:
             run_browser = _Browser(config, browser, stack)
+            key = await asyncio.to_thread(load_or_create_key, config.key_path)
             for name in clean_staging(data_dir):
                 notes.append(f"removed unfinished capture {name} left by an interrupted run")
             stamped, failures = await asyncio.to_thread(
@@ -204,13 +205,13 @@ async def archive_async(urls: Sequence[str], config: Config, progress: Progress 
                     continue
                 progress(f"fetching article {url}")
                 renderer = await run_browser.get() if config.capture.render_article else None
-                outcome = await fetch_article(http.get(), index, config, url, renderer)
+                outcome = await fetch_article(http.get(), index, config, url, renderer, key)
                 outcomes.append(outcome)
                 notes.extend(f"{url}: {note}" for note in outcome.notes)
                 progress(_describe_article(outcome))
             posts = collect_posts(outcomes, direct)
             captures = await _capture_all(config, index, http, run_id, urls, posts, progress,
-                                          await run_browser.get()) if posts else []
+                                          await run_browser.get(), key) if posts else []
         for outcome in outcomes:
             text_only = [e for e in outcome.embeds if e.post is None]
             if text_only:
@@ -228,9 +229,9 @@ async def archive_async(urls: Sequence[str], config: Config, progress: Progress 
 async def _capture_all(config: Config, index: Index, http: HttpPool, run_id: str,
                        requested: Sequence[str],
                        posts: Sequence[tuple[PostRef, list[tuple[EmbedRef, str | None]]]],
-                       progress: Progress, browser: BrowserSession) -> list[CaptureResult]:
+                       progress: Progress, browser: BrowserSession, key: ArchiveKey
+                       ) -> list[CaptureResult]:
     progress(f"capturing {len(posts)} post(s)")
-    key = await asyncio.to_thread(load_or_create_key, config.key_path)
     env = CaptureEnv(config, index, http, browser, run_id, requested, key)
     limit = asyncio.Semaphore(max(1, config.capture.concurrency))
 

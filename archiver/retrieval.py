@@ -13,7 +13,7 @@ from archiver.evidence.keys import public_key_path
 from archiver.evidence.timestamp import LATE_DIR, late_token_path, verify_stamp
 from archiver.evidence.verify import Problem, Verification, verify_directory
 from archiver.platforms import match_url
-from archiver.store.files import MANIFEST, TIMESTAMP, read_manifest, sha256_file
+from archiver.store.files import MANIFEST, TIMESTAMP, inside, read_manifest, sha256_file
 from archiver.store.index import Index
 from archiver.store.schema import CaptureRow, PostRow
 
@@ -141,8 +141,8 @@ def verify_selection(config: Config, ref: str | None) -> list[Verification]:
         chain = _chain_problems(data_dir, r, everything) + _stamp_problems(
             data_dir, r, tsa_roots, stamped=r.timestamp in ("stamped", "stamped_later"))
         results.append(replace(v, problems=v.problems + tuple(chain)) if chain else v)
-    results += [verify_directory(data_dir, d, f"article {d.rsplit('-', 1)[-1]}")
-                for d in fetches]
+    results += [verify_directory(data_dir, d, f"article {d.rsplit('-', 1)[-1]}", sha, trusted)
+                for d, sha in fetches]
     if ref is None:
         results.append(verify_ledger(data_dir, list(everything.values()), head))
     if ref is not None and not results:
@@ -175,9 +175,11 @@ def _chain_problems(data_dir: Path, row: CaptureRow,
                     everything: dict[str, CaptureRow]) -> list[Problem]:
     """The manifest's link to the post's previous capture must name that manifest's hash."""
     try:
-        chain = read_manifest(data_dir / (row.directory or "")).get("chain") or {}
+        chain = read_manifest(inside(data_dir, row.directory)).get("chain") or {}
     except ArchiverError:
         return []  # reported by the file checks
+    if not isinstance(chain, dict):
+        return [Problem(MANIFEST, "its chain section is not an object")]
     prev_id, prev_sha = chain.get("previous_capture_id"), chain.get("previous_manifest_sha256")
     if not prev_id:
         return []

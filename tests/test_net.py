@@ -116,3 +116,33 @@ def test_slow_server_times_out(fake_platform, net_config) -> None:
 def test_charsets_are_honoured(fake_platform, net_config, path: str, needle: str) -> None:
     text, _ = decode_document(Http(net_config).get(f"https://news.example.org{path}"))
     assert needle in text
+
+
+@pytest.mark.parametrize("address", [
+    "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+    "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+    "2002:7f00:1::",  # 6to4 of 127.0.0.1
+    "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo carrying 10.0.0.1
+])
+def test_ipv4_inside_ipv6_is_checked_as_ipv4(address: str) -> None:
+    with pytest.raises(BlockedAddressError):
+        Resolver().check(address, "example.org")
+
+
+@pytest.mark.parametrize("host_map, allow, message", [
+    ({"x.com": "not-an-address:80"}, (), "host_map"),
+    ({"x.com": "127.0.0.1:99999"}, (), "host_map"),
+    ({}, ("not-a-network",), "allow_networks"),
+])
+def test_bad_network_settings_are_config_errors(host_map: dict[str, str],
+                                                allow: tuple[str, ...], message: str) -> None:
+    from archiver.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        Resolver(host_map, allow)
+
+
+def test_bracketed_ipv6_targets() -> None:
+    resolver = Resolver({"x.com": "[::1]:8443", "y.com": "::1"}, ["::1/128"])
+    assert resolver.resolve("x.com", 443) == [("::1", 8443)]
+    assert resolver.resolve("y.com", 443) == [("::1", 443)]

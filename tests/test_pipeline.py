@@ -296,3 +296,23 @@ def test_an_embed_on_a_private_address_is_refused_with_a_clear_record(
     assert not any(host == "social.intranet.example" for _, host, _ in fake_platform.log)
     recorded = {p.platform: p.last_status for p in rows(guarded, PostRow)}
     assert recorded["mastodon"] == "failed"
+
+
+def test_the_browser_never_fetches_from_a_refused_address(
+        browser_loop: LoopThread, config: Config) -> None:
+    from dataclasses import replace
+
+    guarded = replace(config, network=replace(config.network,
+                                              allow_networks=("127.0.0.1/32",)))
+    report = run(browser_loop, guarded, SITE + "subresources.html")
+    (article,) = report.articles
+    manifest = json.loads((config.storage.data_dir / article.directory / "manifest.json")
+                          .read_text())
+    (page,) = manifest["got"]["pages"]
+    refused = " ".join(n for n in page["notes"] if n.startswith("refused: "))
+    for target in ("127.0.0.2:8443/internal.css", "127.0.0.2:8443/internal.png",
+                   "[::1]:8443/admin", "127.0.0.3:8443/metadata"):
+        assert target in refused, (target, page["notes"])
+    assert "non-public" in refused
+    (capture,) = report.captures  # the page's real embed is still archived
+    assert capture.status is CaptureStatus.LIVE

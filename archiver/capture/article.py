@@ -14,20 +14,23 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from archiver.capture.browser import BrowserSession
+from archiver.capture.guard import BrowserGuard
 from archiver.capture.pages import MAX_SHOT_HEIGHT, PageResult
 from archiver.errors import BrowserError
 from archiver.net import utc_now
 
 
 async def render_article(browser: BrowserSession, url: str, timeout_s: float,
-                         settle_s: float) -> PageResult:
+                         settle_s: float, guard: BrowserGuard | None = None) -> PageResult:
     """Load `url` in a fresh context; return its rendered DOM, text and a screenshot."""
     started, t0 = utc_now(), time.monotonic()
     notes: list[str] = []
     try:
         context = await browser.new_context()
-    except BrowserError as exc:
-        return PageResult("article", url, "error", str(exc), started=started)
+        if guard is not None:
+            await guard.install(context)
+    except (BrowserError, PlaywrightError) as exc:
+        return PageResult("article", url, "error", str(exc).splitlines()[0], started=started)
     try:
         page = await context.new_page()
         page.on("dialog", lambda dialog: dialog.dismiss())
@@ -51,7 +54,8 @@ async def render_article(browser: BrowserSession, url: str, timeout_s: float,
             server=dict(await response.server_addr() or {}) or None if response else None,
             screenshot=shot, screenshot_kind="full", html=await page.content(),
             text=await page.inner_text("body"), started=started,
-            elapsed_s=time.monotonic() - t0, notes=tuple(notes))
+            elapsed_s=time.monotonic() - t0,
+            notes=tuple(notes) + tuple(f"refused: {r}" for r in (guard.refused if guard else ())))
     except PlaywrightTimeout:
         return PageResult("article", url, "timeout", f"article did not load within "
                           f"{timeout_s:.0f} s", started=started, elapsed_s=time.monotonic() - t0)

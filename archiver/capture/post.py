@@ -14,7 +14,7 @@ import json
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from playwright.async_api import BrowserContext
 
 from archiver.capture.browser import BrowserSession
+from archiver.capture.guard import BrowserGuard
 from archiver.capture.pages import PageResult, render_page
 from archiver.capture.store import Gathered, store_capture
 from archiver.config import Config
@@ -103,8 +104,10 @@ async def _capture(env: CaptureEnv, platform: Platform, post: PostRef,
     with tempfile.TemporaryDirectory(prefix="archiver-har-") as tmp:
         har_path = Path(tmp) / "traffic.har"
         context = await env.browser.new_context(record_har=har_path)
+        guard = BrowserGuard(env.http.resolver, proxied=bool(env.config.network.proxy))
         try:
-            page_tasks = [_guarded_render(env, context, s) for s in specs]
+            await guard.install(context)
+            page_tasks = [_guarded_render(env, context, s, guard) for s in specs]
             gathered = await asyncio.gather(*data_tasks, *page_tasks)
         finally:
             with contextlib.suppress(Exception):  # a dead browser is reported by the pages
@@ -118,7 +121,7 @@ async def _capture(env: CaptureEnv, platform: Platform, post: PostRef,
     storing.append(True)
     return await asyncio.to_thread(
         store_capture, env, platform, post, embeds, capture_id, started, relpath,
-        Gathered(requests, fetched, pages, specs, t0, har))
+        Gathered(requests, fetched, pages, specs, t0, har, tuple(guard.refused)))
 
 
 def _read_har(path: Path) -> dict[str, Any] | None:
@@ -129,8 +132,8 @@ def _read_har(path: Path) -> dict[str, Any] | None:
     return loaded if isinstance(loaded, dict) else None
 
 
-async def _guarded_render(env: CaptureEnv, context: BrowserContext, spec: PageSpec
-                          ) -> PageResult:
+async def _guarded_render(env: CaptureEnv, context: BrowserContext, spec: PageSpec,
+                          guard: BrowserGuard) -> PageResult:
     """Render a page, unless its host resolves to an address the policy refuses; a page
     that stalls the browser itself (a busy main thread) is cut off at its deadline."""
     try:
@@ -139,10 +142,12 @@ async def _guarded_render(env: CaptureEnv, context: BrowserContext, spec: PageSp
         return PageResult(spec.role, spec.url, "error", str(exc), started=utc_now())
     timeout = _timeout(env, spec)
     try:
-        return await asyncio.wait_for(render_page(context, spec, timeout), timeout + 15)
+        result = await asyncio.wait_for(render_page(context, spec, timeout), timeout + 15)
     except TimeoutError:
         return PageResult(spec.role, spec.url, "timeout", f"the page did not answer within "
                           f"{timeout + 15:.0f} s", started=utc_now())
+    refusal = guard.server_refusal(result.server, result.final_url or spec.url)
+    return replace(result, signal="error", detail=refusal) if refusal else result
 
 
 def check_navigation(http: HttpPool | Http, url: str) -> None:

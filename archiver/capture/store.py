@@ -20,6 +20,7 @@ from archiver.capture.warc import WarcWriter
 from archiver.errors import FetchError
 from archiver.evidence import ledger
 from archiver.evidence.checks import quote_integrity, snowflake_check
+from archiver.evidence.keys import signature_seal
 from archiver.evidence.manifest import exchange_record, post_manifest, tool_environment
 from archiver.evidence.timestamp import stamp_first
 from archiver.models import (
@@ -32,7 +33,7 @@ from archiver.models import (
 )
 from archiver.net import utc_now
 from archiver.platforms.base import DataRequest, PageSpec, Platform
-from archiver.store.files import PUBLIC_KEY, SIGNATURE, TIMESTAMP, EvidenceDir
+from archiver.store.files import TIMESTAMP, EvidenceDir
 
 if TYPE_CHECKING:
     from archiver.capture.post import CaptureEnv
@@ -48,6 +49,7 @@ class Gathered:
     specs: Sequence[PageSpec]
     t0: float
     har: dict[str, Any] | None = None
+    refused: tuple[str, ...] = ()  # browser requests the address guard aborted
 
 
 def store_capture(env: CaptureEnv, platform: Platform, post: PostRef,
@@ -76,6 +78,7 @@ def store_capture(env: CaptureEnv, platform: Platform, post: PostRef,
         finished = utc_now()
         environment = {**tool_environment(env.config.digest()), **env.browser.environment(),
                        "elapsed_s": round(time.monotonic() - got.t0, 4),
+                       "refused_requests": list(got.refused),
                        "browser_traffic": "recorded" if got.har is not None else
                        "missing: the browser did not write its HAR (traffic.warc.gz holds "
                        "the requests side only)"}
@@ -118,7 +121,7 @@ def _sealer(env: CaptureEnv, state: dict[str, str]) -> Callable[[bytes], dict[st
     def seal(manifest: bytes) -> dict[str, bytes]:
         files: dict[str, bytes] = {}
         if key is not None:
-            files |= {SIGNATURE: key.sign(manifest), PUBLIC_KEY: key.public_pem}
+            files |= {name: make(manifest) for name, make in signature_seal(key).items()}
         # without a token the capture is "untimestamped", and a later run stamps it (once
         # an authority is configured and answers)
         state["state"] = "untimestamped"

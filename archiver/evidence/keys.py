@@ -18,6 +18,7 @@ import hashlib
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,3 +128,10 @@ def _create(path: Path) -> None:
         raise StoreError(f"cannot create the archive key {path}: {exc.strerror}") from exc
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def signature_seal(key: ArchiveKey) -> dict[str, Callable[[bytes], bytes]]:
+    """The files a signed evidence directory derives from its manifest, by name."""
+    from archiver.store.files import PUBLIC_KEY, SIGNATURE
+
+    return {SIGNATURE: key.sign, PUBLIC_KEY: lambda _manifest: key.public_pem}

@@ -42,8 +42,9 @@ from rfc3161_client import (
     decode_timestamp_response,
 )
 
-from archiver.errors import FetchError, HTTPStatusError, TimestampError
+from archiver.errors import FetchError, HTTPStatusError, StoreError, TimestampError
 from archiver.net import Http
+from archiver.store.files import inside
 
 QUERY_TYPE = "application/timestamp-query"
 REPLY_TYPE = "application/timestamp-reply"
@@ -236,10 +237,19 @@ def stamp_pending(index: Index, http: Http, data_dir: Path, tsa_urls: Sequence[s
         return 0, []
     done, errors = 0, []
     for row in index.captures_to_stamp():
-        manifest = data_dir / (row.directory or "") / "manifest.json"
+        try:
+            manifest = inside(data_dir, row.directory) / "manifest.json"
+        except StoreError as exc:
+            errors.append(f"capture {row.id}: {exc}")
+            continue
         if not manifest.is_file():
             continue
-        stamp, failures = stamp_first(http, tsa_urls, manifest.read_bytes())
+        body = manifest.read_bytes()
+        if hashlib.sha256(body).hexdigest() != row.manifest_sha256:  # never certify a forgery
+            errors.append(f"capture {row.id}: manifest.json changed since it was stored; "
+                          "not stamped (run archiver verify)")
+            continue
+        stamp, failures = stamp_first(http, tsa_urls, body)
         if stamp is None:
             errors.extend(failures)
             break  # nobody answers: try again next run rather than hammering

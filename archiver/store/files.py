@@ -175,3 +175,15 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise StoreError(f"{directory / MANIFEST} is not a JSON object")
     return data
+
+
+def inside(data_dir: Path, relpath: str | None) -> Path:
+    """`data_dir / relpath`, refusing anything that would leave the data directory (an
+    index row is data too: a shared index must not point us at other files)."""
+    if not relpath:
+        raise StoreError("no directory recorded")
+    root = data_dir.resolve()
+    path = (data_dir / relpath).resolve()
+    if path != root and not path.is_relative_to(root):
+        raise StoreError(f"{relpath!r} points outside the data directory")
+    return data_dir / relpath

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from archiver.errors import StoreError
 from archiver.models import CaptureResult, EmbedRef, HttpExchange, PostRef
 from archiver.net import utc_now
-from archiver.store.files import MANIFEST, read_manifest, sha256_file
+from archiver.store.files import MANIFEST, inside, read_manifest, sha256_file
 from archiver.store.schema import (
     SCHEMA_VERSION,
     ArticleFetchRow,
@@ -112,7 +112,8 @@ class Index:
     # -- articles ------------------------------------------------------------------------
     def record_article(self, url: str, *, exchange: HttpExchange | None, status: str,
                        error: str | None, directory: str | None, body_sha256: str | None,
-                       embeds: Sequence[EmbedRef] = (), title: str | None = None) -> int:
+                       embeds: Sequence[EmbedRef] = (), title: str | None = None,
+                       manifest_sha256: str | None = None) -> int:
         """Record one fetch of an article and its current embeds; returns the article id."""
         now = utc_now()
         with self.session() as s:
@@ -131,6 +132,7 @@ class Index:
                 final_url=exchange.final_url if exchange else None,
                 http_status=exchange.status if exchange else None,
                 status=status, error=error, body_sha256=body_sha256, directory=directory,
+                manifest_sha256=manifest_sha256,
                 embed_count=len(embeds)))
             if status != "failed":
                 self._replace_embeds(s, article.id, embeds, now)
@@ -285,13 +287,21 @@ class Index:
 
     def _close_orphan(self, row: CaptureRow, data_dir: Path) -> bool:
         row.owner = None
-        if row.directory and (data_dir / row.directory / MANIFEST).is_file():
-            manifest = read_manifest(data_dir / row.directory)
-            row.status = str(manifest.get("status", {}).get("status", "failed"))
-            row.reason = manifest.get("status", {}).get("reason")
-            row.finished_at = manifest.get("when", {}).get("finished")
-            row.manifest_sha256 = sha256_file(data_dir / row.directory / MANIFEST)
-            return True
+        try:
+            root = inside(data_dir, row.directory)
+            manifest = read_manifest(root) if (root / MANIFEST).is_file() else None
+            status = manifest.get("status") if manifest else None
+            when = manifest.get("when") if manifest else None
+            if manifest and isinstance(status, dict) and isinstance(when, dict):
+                row.status = str(status.get("status", "failed"))[:16]
+                row.reason = status.get("reason")
+                row.finished_at = when.get("finished")
+                row.manifest_sha256 = sha256_file(root / MANIFEST)
+                return True
+        except StoreError as exc:
+            row.status, row.reason = "abandoned", f"left in progress, unreadable: {exc}"
+            row.finished_at, row.directory = utc_now(), None
+            return False
         row.status = "abandoned"
         row.reason = "the process capturing this post stopped before it finished"
         row.finished_at = utc_now()
@@ -338,12 +348,12 @@ class Index:
                  .order_by(CaptureRow.started_at))
             return list(s.scalars(q))
 
-    def article_fetch_dirs(self) -> list[str]:
-        """Directories of every stored article response, oldest first."""
+    def article_fetch_dirs(self) -> list[tuple[str, str | None]]:
+        """(directory, manifest SHA-256) of every stored article response, oldest first."""
         with self.session() as s:
-            q = (select(ArticleFetchRow.directory).where(ArticleFetchRow.directory.is_not(None))
-                 .order_by(ArticleFetchRow.id))
-            return [d for d in s.scalars(q) if d]
+            q = (select(ArticleFetchRow.directory, ArticleFetchRow.manifest_sha256)
+                 .where(ArticleFetchRow.directory.is_not(None)).order_by(ArticleFetchRow.id))
+            return [(d, sha) for d, sha in s.execute(q) if d]
 
     def search_posts(self, text: str) -> list[PostRow]:
         with self.session() as s:

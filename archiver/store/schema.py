@@ -50,6 +50,7 @@ class ArticleFetchRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     body_sha256: Mapped[str | None] = mapped_column(String(64))
+    manifest_sha256: Mapped[str | None] = mapped_column(String(64))
     #: stored response directory, relative to the data directory
     directory: Mapped[str | None] = mapped_column(String(1024))
     embed_count: Mapped[int] = mapped_column(Integer, default=0)

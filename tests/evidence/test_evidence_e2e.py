@@ -139,3 +139,17 @@ def test_the_hash_chain_links_each_capture_to_the_one_before(
     old.write_bytes(old.read_bytes().replace(b'"live"', b'"deleted"', 1))
     problems = failing(config)
     assert "manifest.json" in problems[second.capture_id]
+
+
+def test_late_stamping_never_certifies_a_changed_manifest(
+        browser_loop: LoopThread, config: Config, tmp_path: Path) -> None:
+    with start_tsa(tmp_path / "tsa") as tsa:
+        config = with_tsa(config, tsa)
+        tsa.fail = True
+        (capture,) = run(browser_loop, config, POST_URL).captures
+        manifest = config.storage.data_dir / capture.directory / "manifest.json"
+        manifest.write_bytes(manifest.read_bytes().replace(b'"live"', b'"deleted"', 1))
+        tsa.fail = False
+        later = run(browser_loop, config, POST_URL)
+        assert any("changed since it was stored; not stamped" in n for n in later.notes)
+        assert not late_token_path(config.storage.data_dir, capture.capture_id).exists()

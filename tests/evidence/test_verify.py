@@ -2,31 +2,66 @@ from pathlib import Path
 
 import pytest
 
+from archiver.evidence.keys import ArchiveKey, load_or_create_key, signature_seal
 from archiver.evidence.manifest import artifact_record
 from archiver.evidence.verify import verify_directory
 from archiver.store.files import EvidenceDir
 
 
-@pytest.fixture()
-def capture(tmp_path: Path) -> tuple[Path, str, str]:
+def make_capture(data_dir: Path, key: ArchiveKey | None) -> tuple[str, str]:
     rel = Path("captures/twitter/1/stamp-id")
-    with EvidenceDir(tmp_path, rel, "id") as ev:
+    with EvidenceDir(data_dir, rel, "id") as ev:
         ev.write("data/tweet-result.json", b'{"text": "hello"}', "application/json", "data")
         ev.write("embed.png", b"\x89PNG fake", "image/png", "screenshot")
         ev.write("embed.txt", b"hello", "text/plain", "text")
-        directory, sha = ev.commit({"artifacts": [artifact_record(a) for a in ev.artifacts]})
-    return tmp_path, directory, sha
+        manifest: dict[str, object] = {
+            "artifacts": [artifact_record(a) for a in ev.artifacts]}
+        if key is not None:
+            manifest["signing"] = {"key_fingerprint": key.fingerprint}
+        return ev.commit(manifest, seal=(lambda m: {n: f(m) for n, f in
+                                                    signature_seal(key).items()})
+                         if key is not None else None)
+
+
+@pytest.fixture()
+def capture(tmp_path: Path) -> tuple[Path, str, str]:
+    key = load_or_create_key(tmp_path / "keys" / "k.pem")
+    directory, sha = make_capture(tmp_path / "data", key)
+    return tmp_path / "data", directory, sha
 
 
 def test_intact_capture_verifies(capture: tuple[Path, str, str]) -> None:
     data_dir, directory, sha = capture
     result = verify_directory(data_dir, directory, "id", sha)
     assert result.ok, result.problems
-    assert result.files_checked == 4
+    assert result.files_checked == 6
+
+
+def test_an_unsigned_manifest_is_flagged(tmp_path: Path) -> None:
+    directory, sha = make_capture(tmp_path, None)
+    problems = verify_directory(tmp_path, directory, "id", sha).problems
+    assert [(p.file, p.issue) for p in problems] == [
+        ("manifest.json", "is not signed (no signing section)")]
+
+
+def test_a_manifest_signed_by_another_key_is_flagged(capture: tuple[Path, str, str],
+                                                     tmp_path: Path) -> None:
+    data_dir, directory, sha = capture
+    other = load_or_create_key(tmp_path / "other.pem")
+    problems = verify_directory(data_dir, directory, "id", sha, other.public_pem).problems
+    assert [p.file for p in problems] == ["manifest.sig"]
+    assert "not this archive's" in problems[0].issue
+
+
+def test_a_directory_outside_the_data_directory_is_refused(tmp_path: Path) -> None:
+    for rel in ("../elsewhere", "/etc", "captures/../../x"):
+        result = verify_directory(tmp_path / "data", rel, "x")
+        assert not result.ok and "outside the data directory" in result.problems[0].issue
 
 
 @pytest.mark.parametrize("name", ["data/tweet-result.json", "embed.png", "embed.txt",
-                                  "manifest.json", "SHA256SUMS"])
+                                  "manifest.json", "SHA256SUMS", "manifest.sig",
+                                  "archive-key.pub.pem"])
 def test_one_flipped_byte_in_any_file_is_caught_and_named(capture: tuple[Path, str, str],
                                                           name: str) -> None:
     data_dir, directory, sha = capture
