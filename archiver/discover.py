@@ -23,20 +23,27 @@ Embeds carried only in the page's hydration JSON (Arc XP, Next.js) are read by
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import islice
 from urllib.parse import urljoin
 
-from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, Tag, XMLParsedAsHTMLWarning
-from bs4.dammit import EntitySubstitution
-from bs4.element import AttributeValueList, NavigableString, PageElement, PreformattedString
-from bs4.formatter import HTMLFormatter
+from bs4 import Tag
+from bs4.element import NavigableString, PageElement, PreformattedString
 
 from archiver.errors import NotHTMLError
 from archiver.hydration import embeds_in_json, json_blobs, merge
+from archiver.markup import (
+    MARKUP_FORMAT,
+    attr,
+    bare_url,
+    classes_of,
+    has_class,
+    link_author,
+    parse,
+)
+from archiver.merge import merge_rendered
 from archiver.models import EmbedRef, FoundIn, PostRef
 from archiver.platforms import REGISTRY
 from archiver.platforms.base import EmbedMarkup, Platform
@@ -54,16 +61,6 @@ from archiver.textembeds import (
 __all__ = ["MARKUP_LIMIT", "discover", "discover_html", "discover_text", "merge_rendered"]
 
 
-class _AsWritten(HTMLFormatter):
-    """Serialise an element's attributes in source order (bs4 sorts them by default)."""
-
-    def attributes(self, tag: Tag) -> list[tuple[str, str | AttributeValueList | None]]:
-        return list(tag.attrs.items())
-
-
-_MARKUP_FORMAT = _AsWritten(entity_substitution=EntitySubstitution.substitute_xml,
-                            void_element_close_prefix="")
-
 _SKIP = frozenset({"script", "style", "head", "title", "textarea", "select", "svg", "math"})
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _BLOCKS = _HEADINGS | frozenset({
@@ -73,8 +70,6 @@ _BLOCKS = _HEADINGS | frozenset({
     "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul"})
 _LINK_WRAPPERS = frozenset({"wp-block-embed", "kg-embed-card"})
 _LINK_WRAPPER_TAGS = frozenset({"figure", "div"})
-_LINK_CONTENT = frozenset({"div", "p", "span", "a", "br", "figcaption"})
-_LINK_MAX_NODES = 64  # a wrapper holding only a URL is a handful of nodes
 _URLISH = re.compile(r"(?:https?:)?//|(?:www\.)?[\w-]+(?:\.[\w-]+)+/\S")
 _HAS_SCHEME = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:|//)")
 
@@ -110,7 +105,7 @@ def discover_html(html: str, base_url: str | None = None, *,
         # lone surrogates (bytes decoded with surrogateescape) cannot reach lxml
         html = html.encode("utf-8", "replace").decode("utf-8")
     walker = _Walker(_index(), base_url)
-    walker.walk(_parse(html))
+    walker.walk(parse(html))
     entries: list[tuple[int, _Found | Remnant]] = list(
         _drop_noscript_copies(_drop_widget_scripts(walker.found)))
     entries.extend((r.line, r) for r in find_remnants(walker.text.lines))
@@ -118,32 +113,10 @@ def discover_html(html: str, base_url: str | None = None, *,
     found = [item.ref(position) for position, (_, item) in enumerate(entries)]
     if not hydration or not walker.scripts:
         return found
-    blobs = json_blobs((_attr(s, "type"), _attr(s, "id"), s.get_text()) for s in walker.scripts)
+    blobs = json_blobs((attr(s, "type"), attr(s, "id"), s.get_text()) for s in walker.scripts)
     hydrated = embeds_in_json(blobs, lambda snippet: discover_html(snippet, base_url,
                                                                    hydration=False))
     return merge(found, hydrated)
-
-
-def _parse(html: str) -> BeautifulSoup:
-    # bs4 warns when a document looks like a URL, a file name (short, no '<') or XML; here
-    # that is just input. Silenced only then: catch_warnings changes process-wide state.
-    # class attributes stay strings (see _classes): bs4 splitting them on every element
-    # costs a tenth of the parse
-    if not html.startswith("<?xml") and (len(html) > 256 or "<" in html):
-        return BeautifulSoup(html, "lxml", multi_valued_attributes=None)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
-        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
-        return BeautifulSoup(html, "lxml", multi_valued_attributes=None)
-
-
-def _has_class(value: str | None, wanted: frozenset[str]) -> bool:
-    return value is not None and not wanted.isdisjoint(value.split())
-
-
-def _classes(node: Tag) -> list[str]:
-    value = node.get("class")
-    return value.split() if isinstance(value, str) else list(value or ())
 
 
 @dataclass(frozen=True)
@@ -173,7 +146,7 @@ class _Found:
             self.platform.name, self.found_in, position, self.post, self.element,
             facts.author, facts.author_name, facts.quoted_text, facts.date_text,
             parse_date(facts.date_text) if facts.date_text else None, self.raw_url,
-            self.node.decode(formatter=_MARKUP_FORMAT)[:MARKUP_LIMIT])
+            self.node.decode(formatter=MARKUP_FORMAT)[:MARKUP_LIMIT])
 
 
 _Specs = tuple[tuple[Platform, EmbedMarkup], ...]
@@ -262,7 +235,7 @@ class _Walker:
             found = self._read(node, platform, spec)
             if found is not None:
                 return found
-        classes = _classes(node) if name in _LINK_WRAPPER_TAGS else []
+        classes = classes_of(node) if name in _LINK_WRAPPER_TAGS else []
         if not _LINK_WRAPPERS.isdisjoint(classes):
             return self._read_link(node, classes)
         return None
@@ -270,28 +243,28 @@ class _Walker:
     def _read(self, node: Tag, platform: Platform, spec: EmbedMarkup) -> _Found | None:
         classes: list[str] = []
         if spec.classes:
-            classes = [c for c in _classes(node) if c in spec.classes]
+            classes = [c for c in classes_of(node) if c in spec.classes]
             if not classes:
                 return None
         post: PostRef | None = None
         raw_url: str | None = None
-        for attr in spec.url_attrs:
-            url = self._absolute(_attr(node, attr))
+        for name in spec.url_attrs:
+            url = self._absolute(attr(node, name))
             if url and (post := platform.match_embed_url(url)) is not None:
                 raw_url = url
                 break
             if url and platform.is_short_link(url):  # resolved later by one recorded lookup
                 raw_url = url
                 break
-        for attr in () if post else spec.id_attrs:
-            value = _attr(node, attr)
+        for name in () if post else spec.id_attrs:
+            value = attr(node, name)
             if value and (post := platform.post_from_id(value)) is not None:
                 break
         text_node, text_spec = node, spec
         if not spec.reads_text and spec.claims:
             text_spec = self.index.text_specs.get(platform.name, spec)
             inner = node.find(text_spec.tag,
-                              class_=lambda v, cs=text_spec.classes: _has_class(v, cs)) \
+                              class_=lambda v, cs=text_spec.classes: has_class(v, cs)) \
                 if text_spec.reads_text else None
             text_node = inner if isinstance(inner, Tag) else node
         if text_spec.reads_text:
@@ -306,7 +279,7 @@ class _Walker:
         if post is not None and post.author is None and facts.author:
             post = platform.post_from_id(post.post_id, facts.author) or post  # /i/web/status
         if spec.author_link is not None and facts.author is None:
-            facts = replace(facts, author=_link_author(node, spec.author_link))
+            facts = replace(facts, author=link_author(node, spec.author_link))
         element = f"{node.name}.{classes[0]}" if classes else node.name
         return _Found(platform, spec.found_in, post, element, node, raw_url, facts,
                       self._noscripts[-1] if self._noscripts else None)
@@ -347,7 +320,7 @@ class _Walker:
         best: tuple[bool, bool, int] = (False, False, -1)
         link, href = None, None
         for i, a in enumerate(node.find_all("a", href=True)):
-            url = self._absolute(_attr(a, "href"))
+            url = self._absolute(attr(a, "href"))
             if not url or not spec.link_pattern.search(url):
                 continue
             resolves = platform.match_url(url) is not None
@@ -357,7 +330,7 @@ class _Walker:
         return link, href
 
     def _read_link(self, node: Tag, classes: Sequence[str]) -> _Found | None:
-        for candidate in _bare_url(node) or ():
+        for candidate in bare_url(node) or ():
             url = self._absolute(candidate) or ""
             for platform in REGISTRY:
                 post = platform.match_url(url)
@@ -378,55 +351,11 @@ class _Walker:
             return url
 
 
-def _attr(node: Tag | None, name: str) -> str | None:
-    value = node.get(name) if node is not None else None
-    if isinstance(value, list):
-        return " ".join(value)
-    return value
-
-
-def _link_author(node: Tag, pattern: re.Pattern[str]) -> str | None:
-    """The `user` group of the first link inside `node` whose href `pattern` finds."""
-    for a in node.find_all("a", href=True):
-        m = pattern.search(_attr(a, "href") or "")
-        if m:
-            return m["user"]
-    return None
-
-
 def _lines(root: Tag, skip: Tag | None = None) -> list[Line]:
     """The text of a subtree as lines (<br> a line break, block elements paragraphs)."""
     walker = _Walker(_TEXT_ONLY, None, skip)
     walker.walk(root)
     return walker.text.lines
-
-
-def _bare_url(node: Tag) -> tuple[str, ...] | None:
-    """The URL (and the href of its single link) when it is all a wrapper holds."""
-    text: list[str] = []
-    hrefs: list[str] = []
-    stack: list[PageElement] = list(reversed(node.contents))
-    seen = 0
-    while stack:
-        child = stack.pop()
-        seen += 1
-        if seen > _LINK_MAX_NODES:
-            return None
-        if isinstance(child, Tag):
-            if child.name not in _LINK_CONTENT:
-                return None
-            if child.name == "figcaption":
-                continue
-            href = _attr(child, "href") if child.name == "a" else None
-            if href:
-                hrefs.append(href)
-            stack.extend(reversed(child.contents))
-        elif isinstance(child, NavigableString) and not isinstance(child, PreformattedString):
-            text.append(child)
-    tokens = "".join(text).split()
-    if len(tokens) != 1:
-        return None
-    return (tokens[0], hrefs[0]) if len(hrefs) == 1 else (tokens[0],)
 
 
 def _drop_noscript_copies(found: list[tuple[int, _Found]]) -> list[tuple[int, _Found]]:
@@ -460,30 +389,3 @@ def _drop_widget_scripts(found: list[tuple[int, _Found]]) -> list[tuple[int, _Fo
 def _near(node: Tag, noscript: Tag) -> bool:
     """`node` sits beside `noscript`: within three levels under the same parent."""
     return any(ancestor is noscript.parent for ancestor in islice(node.parents, 3))
-
-
-def merge_rendered(static: list[EmbedRef], rendered: list[EmbedRef]) -> list[EmbedRef]:
-    """One list from the static pass and the rendered-DOM pass, in article order.
-
-    A post found by both keeps what the served HTML showed (quoted text, author, date) and
-    is marked as seen by both; an embed only the rendered DOM has (a script injected it) is
-    placed after the embed the rendered DOM shows just before it.
-    """
-    out: list[tuple[tuple[int, int, int], EmbedRef]] = [
-        ((i, 0, 0), e) for i, e in enumerate(static)]
-    unmatched = {i for i, e in enumerate(static) if e.post is not None}
-    anchor = -1
-    for j, embed in enumerate(rendered):
-        if embed.post is None:
-            continue
-        match = next((i for i in sorted(unmatched) if static[i].post is not None
-                      and static[i].post.key == embed.post.key), None)  # type: ignore[union-attr]
-        if match is not None:
-            unmatched.discard(match)
-            anchor = match
-            out[match] = (out[match][0], replace(static[match],
-                                                 found_by=(*static[match].found_by, "rendered")))
-        else:
-            out.append(((anchor, 1, j), replace(embed, found_by=("rendered",))))
-    out.sort(key=lambda item: item[0])
-    return [replace(e, position=n) for n, (_, e) in enumerate(out)]

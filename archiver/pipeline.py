@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from archiver.article import ACCEPT_HTML, ArticleOutcome, discover_document, fetch_article
 from archiver.capture.article import render_article
 from archiver.capture.browser import BrowserSession
+from archiver.capture.guard import BrowserGuard
 from archiver.capture.post import CaptureEnv, capture_post
 from archiver.config import Config
 from archiver.discover import discover_html, merge_rendered
@@ -27,7 +28,7 @@ from archiver.evidence import ledger
 from archiver.evidence.keys import ArchiveKey, load_or_create_key
 from archiver.evidence.timestamp import stamp_pending
 from archiver.models import CaptureResult, EmbedRef, HttpExchange, PostRef
-from archiver.net import Http, HttpPool, decode_document, utc_now
+from archiver.net import Http, HttpPool, Resolver, decode_document, utc_now
 from archiver.platforms import match_url
 from archiver.store.files import clean_staging
 from archiver.store.index import Index, new_id
@@ -92,9 +93,11 @@ def detect(target: str, config: Config, *, render: bool = False) -> Detection:
 
 
 async def _with_rendered(config: Config, url: str, embeds: list[EmbedRef]) -> list[EmbedRef]:
+    guard = BrowserGuard(Resolver(config.network.host_map, config.network.allow_networks),
+                         proxied=bool(config.network.proxy))
     async with BrowserSession(config.browser, config.network) as browser:
         page = await render_article(browser, url, config.capture.article_timeout,
-                                    config.capture.article_settle)
+                                    config.capture.article_settle, guard)
     if page.html is None:
         raise FetchError(f"the page could not be rendered: {page.detail}", url=url)
     return merge_rendered(embeds, discover_html(page.html, page.final_url))
