@@ -41,11 +41,11 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST = rf"(?:{_LABEL}\.)+[A-Za-z][A-Za-z0-9-]{{0,62}}"
 #: Sites that use /@user/... paths but are not Mastodon (their posts are never /@user/<digits>
 #: today; excluded so that a future shape cannot be read as a status).
-_NOT_MASTODON = (r"(?!(?:[\w-]+\.)*(?:threads\.net|threads\.com|tiktok\.com|medium\.com|"
+_OTHER_SITES = (r"(?!(?:[\w-]+\.)*(?:threads\.net|threads\.com|tiktok\.com|medium\.com|"
                  r"youtube\.com|instagram\.com|substack\.com|twitter\.com|x\.com)(?:[:/]|$))")
 _USER = r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9_])?"
 _ACCT = rf"{_USER}(?:@{_HOST})?"
-_START = rf"^https?://{_NOT_MASTODON}(?P<host>{_HOST})"
+_START = rf"^https?://{_OTHER_SITES}(?P<host>{_HOST})"
 _END = r"/?(?:[?#].*)?$"
 _I = re.IGNORECASE
 
