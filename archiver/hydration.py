@@ -51,7 +51,8 @@ def json_blobs(scripts: Iterable[tuple[str | None, str | None, str]]) -> Iterato
                 yield json.loads(text)
             except (ValueError, RecursionError):
                 continue
-        elif kind in ("", "text/javascript", "application/javascript", "module"):
+        elif kind in ("", "text/javascript", "application/javascript", "module") and \
+                ("__" in text or "Fusion." in text):  # cheap test before the regex scan
             for m in _ASSIGNMENT.finditer(text):
                 try:
                     value, _ = decoder.raw_decode(text, m.end())
