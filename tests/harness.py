@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from archiver.capture.browser import BrowserSession
 from archiver.config import CaptureConfig, Config, NetworkConfig, StorageConfig, load_config
+from archiver.pipeline import ArchiveReport, archive_async
 
 T = TypeVar("T")
 
@@ -41,6 +42,11 @@ def make_config(host_map: dict[str, str], ca_pem: Path, data_dir: Path,
                         allow_networks=("127.0.0.0/8",)),
         capture=replace(CaptureConfig(), **capture),
     )
+
+
+def archive_run(loop: LoopThread, config: Config, *urls: str) -> ArchiveReport:
+    """`archive` on the session's shared browser (one Chromium for all tests)."""
+    return loop.run(archive_async(list(urls), config, browser=loop.browser))
 
 
 class LoopThread:

@@ -14,19 +14,15 @@ from warcio.archiveiterator import ArchiveIterator  # type: ignore[import-untype
 from archiver.config import Config
 from archiver.evidence.verify import verify_directory
 from archiver.models import CaptureStatus
-from archiver.pipeline import ArchiveReport, archive_async
 from archiver.platforms.twitter import syndication_token
 from archiver.store.index import Index
 from archiver.store.schema import ArticleRow, CaptureRow, EmbedRow, PostRow
 from tests.fakeplatform import FakePlatform
 from tests.harness import SEED_IDS, SEED_URL, LoopThread
+from tests.harness import archive_run as run
 
 pytestmark = pytest.mark.browser
 SITE = "https://news.example.org/site/"
-
-
-def run(loop: LoopThread, config: Config, *urls: str) -> ArchiveReport:
-    return loop.run(archive_async(list(urls), config, browser=loop.browser))
 
 
 def png_size(data: bytes) -> tuple[int, int]:

@@ -89,6 +89,16 @@ class EmbedMarkup:
     author_link: re.Pattern[str] | None = None
 
 
+def embed_and_post_page(embed_url: str, post_url: str, ready: str, gone: str
+                        ) -> list[PageSpec]:
+    """The usual pair: the embed render, which decides (its post element is screenshot),
+    and the post's own page, kept as evidence of what the public sees (often a login wall)
+    but never deciding the status."""
+    return [PageSpec(role="embed", url=embed_url, ready=ready, gone=gone, element=ready),
+            PageSpec(role="post-page", url=post_url, ready=ready, gone=gone, element=None,
+                     required=False)]
+
+
 class Platform(ABC):
     """One social platform. Subclasses fill the class variables and the abstract methods."""
 

@@ -30,6 +30,7 @@ from archiver.platforms.base import (
     Example,
     PageSpec,
     Platform,
+    embed_and_post_page,
 )
 from archiver.platforms.meta_embeds import (
     attr,
@@ -221,14 +222,9 @@ class Facebook(Platform):
         return [DataRequest(DATA_NAMES[kind_of(post)], self.plugin_url(post), "text/html")]
 
     def pages(self, post: PostRef) -> list[PageSpec]:
-        return [
-            PageSpec(role="embed", url=self.plugin_url(post), ready=READY, gone=GONE,
-                     element=READY),
-            # Logged out, a post page shows the post under a login banner, or only a login
-            # wall: evidence of what the public sees, never deciding the status.
-            PageSpec(role="post-page", url=post.url, ready=READY, gone=GONE, element=None,
-                     required=False),
-        ]
+        # Logged out, a post page shows the post under a login banner, or only a login
+        # wall: evidence of what the public sees, never deciding the status.
+        return embed_and_post_page(self.plugin_url(post), post.url, READY, GONE)
 
     def interpret(self, post: PostRef, responses: dict[str, HttpExchange]) -> PostData | None:
         exchange = responses.get(DATA_NAMES[kind_of(post)])

@@ -36,6 +36,7 @@ from archiver.platforms.base import (
     Example,
     PageSpec,
     Platform,
+    embed_and_post_page,
 )
 
 _HOSTS = r"(?:(?:www|[a-z]{2})\.)?linkedin\.com"
@@ -156,14 +157,9 @@ class LinkedIn(Platform):
         return f"{WWW}/embed/feed/update/urn:li:{urn_kind(post.url)}:{post.post_id}"
 
     def pages(self, post: PostRef) -> list[PageSpec]:
-        return [
-            PageSpec(role="embed", url=self.embed_url(post), ready=READY, gone=GONE,
-                     element=READY),
-            # The public post page: evidence when LinkedIn shows it to guests, often only a
-            # sign-in wall; never deciding the status.
-            PageSpec(role="post-page", url=post.url, ready=READY, gone=GONE, element=None,
-                     required=False),
-        ]
+        # The public post page: evidence when LinkedIn shows it to guests, often only a
+        # sign-in wall; never deciding the status.
+        return embed_and_post_page(self.embed_url(post), post.url, READY, GONE)
 
     def interpret(self, post: PostRef, responses: dict[str, HttpExchange]) -> PostData | None:
         return None

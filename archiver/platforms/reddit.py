@@ -41,6 +41,7 @@ from archiver.platforms.base import (
     Example,
     PageSpec,
     Platform,
+    embed_and_post_page,
 )
 
 _HOSTS = (r"(?:(?:(?:www|old|new|np|m|i|amp|sh|ns|embed)\.)?reddit\.com"
@@ -222,14 +223,9 @@ class Reddit(Platform):
         return f"{EMBED}/{where}/comments/{post.post_id}/?embed=true&showmedia=true&depth=1"
 
     def pages(self, post: PostRef) -> list[PageSpec]:
-        return [
-            PageSpec(role="embed", url=self.embed_url(post), ready=READY, gone=GONE,
-                     element=READY),
-            # Logged out, the post page is evidence of what the public sees (it may be a
-            # block page or a login wall), never deciding the status.
-            PageSpec(role="post-page", url=post.url, ready=READY, gone=GONE, element=None,
-                     required=False),
-        ]
+        # Logged out, the post page is evidence of what the public sees (it may be a
+        # block page or a login wall), never deciding the status.
+        return embed_and_post_page(self.embed_url(post), post.url, READY, GONE)
 
     def interpret(self, post: PostRef, responses: dict[str, HttpExchange]) -> PostData | None:
         listing = responses.get("post.json")

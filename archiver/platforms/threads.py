@@ -22,6 +22,7 @@ from archiver.platforms.base import (
     Example,
     PageSpec,
     Platform,
+    embed_and_post_page,
 )
 from archiver.platforms.meta_embeds import (
     attr,
@@ -95,12 +96,7 @@ class Threads(Platform):
         return [DataRequest(DATA_NAME, self.embed_url(post), "text/html")]
 
     def pages(self, post: PostRef) -> list[PageSpec]:
-        return [
-            PageSpec(role="embed", url=self.embed_url(post), ready=READY, gone=GONE,
-                     element=READY),
-            PageSpec(role="post-page", url=post.url, ready=READY, gone=GONE, element=None,
-                     required=False),
-        ]
+        return embed_and_post_page(self.embed_url(post), post.url, READY, GONE)
 
     def interpret(self, post: PostRef, responses: dict[str, HttpExchange]) -> PostData | None:
         exchange = responses.get(DATA_NAME)

@@ -13,9 +13,9 @@ import pytest
 
 from archiver.config import Config
 from archiver.models import CaptureResult, CaptureStatus
-from archiver.pipeline import ArchiveReport, archive_async
 from tests.fakeplatform import FakePlatform
 from tests.harness import LoopThread
+from tests.harness import archive_run as run
 
 pytestmark = pytest.mark.browser
 ARTICLE = "https://news.example.org/site/fediverse-mixed.html"
@@ -38,10 +38,6 @@ EXPECTED: dict[tuple[str, str], tuple[CaptureStatus, str | None]] = {
     # the instance's API wants a login: the embed render decided
     ("mastodon", "mastodon.social/113136500000000055"): (CaptureStatus.LIVE, None),
 }
-
-
-def run(loop: LoopThread, config: Config, *urls: str) -> ArchiveReport:
-    return loop.run(archive_async(list(urls), config, browser=loop.browser))
 
 
 def png_size(data: bytes) -> tuple[int, int]:

@@ -14,9 +14,9 @@ import pytest
 
 from archiver.config import Config
 from archiver.models import CaptureResult, CaptureStatus
-from archiver.pipeline import ArchiveReport, archive_async
 from tests.fakeplatform import FakePlatform
 from tests.harness import LoopThread
+from tests.harness import archive_run as run
 
 pytestmark = pytest.mark.browser
 ARTICLE = "https://news.example.org/site/forums-mixed.html"
@@ -36,10 +36,6 @@ EXPECTED: dict[tuple[str, str], tuple[CaptureStatus, str | None, str]] = {
     ("linkedin", "7246432331417718285"): (UNAVAILABLE, "login wall: Sign in to view this post",
                                           "Sign in to view this post"),
 }
-
-
-def run(loop: LoopThread, config: Config, *urls: str) -> ArchiveReport:
-    return loop.run(archive_async(list(urls), config, browser=loop.browser))
 
 
 def png_size(data: bytes) -> tuple[int, int]:

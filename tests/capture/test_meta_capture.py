@@ -13,9 +13,9 @@ import pytest
 from archiver.config import Config
 from archiver.evidence.verify import verify_directory
 from archiver.models import CaptureResult, CaptureStatus
-from archiver.pipeline import ArchiveReport, archive_async
 from tests.fakeplatform import FakePlatform
 from tests.harness import LoopThread
+from tests.harness import archive_run as run
 
 pytestmark = pytest.mark.browser
 ARTICLE = "https://news.example.org/site/meta-mixed.html"
@@ -34,10 +34,6 @@ GONE = {
     ("threads", "C0pR1vAt3Zz"): (CaptureStatus.UNAVAILABLE, "private: Post unavailable"),
 }
 SCREENSHOT_SIZES = {"instagram": (326, 560), "facebook": (480, 520), "threads": (270, 560)}
-
-
-def run(loop: LoopThread, config: Config, *urls: str) -> ArchiveReport:
-    return loop.run(archive_async(list(urls), config, browser=loop.browser))
 
 
 def png_size(data: bytes) -> tuple[int, int]:

@@ -12,9 +12,9 @@ import pytest
 
 from archiver.config import Config
 from archiver.models import CaptureResult, CaptureStatus
-from archiver.pipeline import ArchiveReport, archive_async
 from tests.fakeplatform import FakePlatform
 from tests.harness import LoopThread
+from tests.harness import archive_run as run
 
 pytestmark = pytest.mark.browser
 ARTICLE = "https://news.example.org/site/video-mixed.html"
@@ -32,10 +32,6 @@ EXPECTED = {
     ("tiktok", "7298765432109876543"): (DELETED, "deleted", None),
     ("tiktok", "7287654321098765432"): (UNAVAILABLE, "private video", None),
 }
-
-
-def run(loop: LoopThread, config: Config, *urls: str) -> ArchiveReport:
-    return loop.run(archive_async(list(urls), config, browser=loop.browser))
 
 
 def png_size(data: bytes) -> tuple[int, int]:

@@ -13,9 +13,9 @@ import pytest
 from archiver.config import Config
 from archiver.evidence.ledger import LEDGER
 from archiver.evidence.timestamp import late_token_path
-from archiver.pipeline import ArchiveReport, archive_async
 from archiver.retrieval import verify_selection
 from tests.harness import SEED_IDS, SEED_URL, LoopThread
+from tests.harness import archive_run as run
 from tests.tsa import LocalTSA, start_tsa
 
 pytestmark = pytest.mark.browser
@@ -25,10 +25,6 @@ POST_URL = f"https://x.com/NikolPashinyan/status/{SEED_IDS[0]}"
 def with_tsa(config: Config, tsa: LocalTSA) -> Config:
     return replace(config, evidence=replace(config.evidence, tsa_urls=(tsa.url,),
                                             tsa_ca_bundle=str(tsa.ca_pem)))
-
-
-def run(loop: LoopThread, config: Config, *urls: str) -> ArchiveReport:
-    return loop.run(archive_async(list(urls), config, browser=loop.browser))
 
 
 def failing(config: Config) -> dict[str, list[str]]:

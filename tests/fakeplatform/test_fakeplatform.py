@@ -167,6 +167,8 @@ def test_chromium_renders_embeds(fake: FakePlatform) -> None:
     if not CHROMIUM.exists():
         pytest.skip("no Chromium at /usr/bin/chromium")
     with sync_api.sync_playwright() as p:
+        # Every platform host is mapped to this loopback server by --host-resolver-rules, and
+        # only the test CA's key is trusted: the goto calls below cannot leave 127.0.0.1.
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
             "--disable-background-networking", "--disable-component-update", "--no-first-run",
             "--disable-sync", f"--host-resolver-rules={fake.host_resolver_rules()}",
