@@ -11,16 +11,36 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import tomllib
 import types
 import typing
 from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from archiver.errors import ConfigError
 
 DEFAULT_CONFIG_FILE = Path("config/archiver.toml")
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)", re.IGNORECASE)
+_UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_duration(text: str, label: str = "duration") -> timedelta:
+    """"90s", "15m", "1h", "7d", "2w" or combinations ("1h30m") as a timedelta (> 0)."""
+    compact = "".join(str(text).split())
+    pos, seconds = 0, 0.0
+    for match in _DURATION.finditer(compact):
+        if match.start() != pos:
+            break
+        seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+        pos = match.end()
+    if not compact or pos != len(compact) or seconds <= 0:
+        raise ConfigError(f"{label} = {text!r} is not a duration like \"90s\", \"15m\", "
+                          "\"1h\", \"7d\" or \"2w\"")
+    return timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True)

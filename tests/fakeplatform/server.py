@@ -269,6 +269,8 @@ class FakePlatform:
         self.post_page_mode: str = "render"  # or "login_wall"
         #: (platform, post_id) -> state set by a test ("deleted", "private", ...)
         self.post_states: dict[tuple[str, str], str] = {}
+        #: (host, path with query) -> a response set by a test (feeds, sitemaps, pages)
+        self.documents: dict[tuple[str, str], Response] = {}
         self.log: list[tuple[str, str, str]] = []
         self.stopping = threading.Event()
         self._log_lock = threading.Lock()
@@ -300,6 +302,9 @@ class FakePlatform:
         if handler is None:
             return Response.text(f"misdirected request: {request.host} is not served here\n",
                                  421)
+        document = self.documents.get((request.host, request.target))
+        if document is not None:
+            return document
         if request.path == "/favicon.ico":
             return Response(200, icon_png(), "image/png", [("Cache-Control", "max-age=86400")])
         return handler(request)
@@ -323,12 +328,21 @@ class FakePlatform:
         """Back to the start state: fixture tweets, rendered post pages, empty log."""
         self.tweets.reset()
         self.post_states.clear()
+        self.documents.clear()
         self.post_page_mode = "render"
         self.reset_log()
 
     def set_post_state(self, platform: str, post_id: str, state: str) -> None:
         """Make a post of any non-Twitter platform "deleted", "private", ... at run time."""
         self.post_states[(platform, post_id)] = state
+
+    def serve(self, url: str, body: bytes | str, content_type: str = "text/html; charset=utf-8",
+              status: int = 200) -> None:
+        """Answer GET `url` (an https URL on a served host) with this body until reset."""
+        parts = urlsplit(url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        self.documents[(parts.hostname or "", target)] = Response(status, data, content_type)
 
     def post_state(self, platform: str, post_id: str, default: str = "live") -> str:
         return self.post_states.get((platform, post_id), default)
