@@ -115,12 +115,61 @@ class EvidenceConfig:
 
 
 @dataclass(frozen=True)
+class ScheduleConfig:
+    #: TOML file of [[source]] tables that `archiver run` watches
+    sources_file: str = "config/sources.toml"
+    #: re-capture each post this long after its first completed capture ...
+    recapture_after: tuple[str, ...] = ("1h", "24h", "7d", "30d")
+    #: ... then every this long ("" = stop after the list)
+    recapture_every: str = "30d"
+    #: how often `archiver run` looks for due re-captures
+    recapture_check: str = "5m"
+    #: at most this many re-captures per check
+    recapture_batch: int = 100
+    #: a failed capture is retried after this long, doubling each time (up to a week)
+    retry_after: str = "1h"
+    #: an article whose fetch failed this many times is given up (until its source says it
+    #: was updated)
+    article_attempts: int = 3
+    #: a run that starts late still runs if it is at most this late ("" = however late)
+    misfire_grace: str = ""
+    #: seconds SIGTERM/SIGINT waits for captures in flight before abandoning them
+    stop_grace: float = 30.0
+    #: POST a JSON body here when a post's status changes ("" = none)
+    webhook_url: str = ""
+    #: or run this command (argv list, no shell) with the same JSON on stdin
+    on_change_command: tuple[str, ...] = ()
+    #: seconds the webhook or the command may take
+    on_change_timeout: float = 10.0
+    #: log lines of `archiver run`: "text" or "json" (one object a line)
+    log_format: str = "text"
+
+    def __post_init__(self) -> None:
+        for label in ("recapture_every", "recapture_check", "retry_after", "misfire_grace"):
+            value = getattr(self, label)
+            if value or label in ("recapture_check", "retry_after"):
+                parse_duration(value, f"schedule.{label}")
+        for n, value in enumerate(self.recapture_after):
+            parse_duration(value, f"schedule.recapture_after[{n}]")
+        if self.recapture_batch < 1 or self.article_attempts < 1:
+            raise ConfigError("schedule.recapture_batch and schedule.article_attempts must be "
+                              "at least 1")
+        if self.stop_grace < 0 or self.on_change_timeout <= 0:
+            raise ConfigError("schedule.stop_grace must be >= 0 and schedule.on_change_timeout "
+                              "> 0")
+        if self.log_format not in ("text", "json"):
+            raise ConfigError(f"schedule.log_format = {self.log_format!r}: use \"text\" or "
+                              "\"json\"")
+
+
+@dataclass(frozen=True)
 class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     browser: BrowserConfig = field(default_factory=BrowserConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     source: str = "defaults"  # where the values came from, for messages
 
     @property

@@ -7,11 +7,13 @@ wait on a capture.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,8 +24,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from archiver.errors import StoreError
-from archiver.models import CaptureResult, EmbedRef, HttpExchange, PostRef
+from archiver.models import CaptureResult, EmbedRef, FoundIn, HttpExchange, PostRef
 from archiver.net import utc_now
+from archiver.recapture import Policy, classify, next_state
 from archiver.store.files import MANIFEST, inside, read_manifest, sha256_file
 from archiver.store.schema import (
     SCHEMA_VERSION,
@@ -35,7 +38,39 @@ from archiver.store.schema import (
     EmbedRow,
     Meta,
     PostRow,
+    RunRow,
 )
+
+COMPLETED = ("live", "deleted", "unavailable")
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a completed capture showed against the post's previous completed capture."""
+
+    change: str  # archiver.recapture.classify
+    state: str  # the post's state after it
+    previous_id: str | None = None
+    previous_status: str | None = None
+    previous_text: str | None = None
+
+
+@dataclass(frozen=True)
+class ArticleState:
+    """What the index knows of an article a source lists."""
+
+    url: str
+    archived_at: str | None
+    source_updated: str | None
+    failed_fetches: int
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def new_id() -> str:
@@ -59,8 +94,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 class Index:
     """Typed access to the index database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, policy: Policy | None = None) -> None:
         self.url = url
+        self.policy = policy or Policy()
         try:
             if url.startswith("sqlite:///"):
                 Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -89,6 +125,8 @@ class Index:
                         kind = column.type.compile(dialect=self.engine.dialect)
                         conn.exec_driver_sql(
                             f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
+                for index in table.indexes:
+                    index.create(conn, checkfirst=True)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -113,8 +151,10 @@ class Index:
     def record_article(self, url: str, *, exchange: HttpExchange | None, status: str,
                        error: str | None, directory: str | None, body_sha256: str | None,
                        embeds: Sequence[EmbedRef] = (), title: str | None = None,
-                       manifest_sha256: str | None = None) -> int:
-        """Record one fetch of an article and its current embeds; returns the article id."""
+                       manifest_sha256: str | None = None) -> dict[str, Any] | None:
+        """Record one fetch of an article and its current embeds. Returns, for a successful
+        fetch, how its posts differ from the previous successful fetch:
+        {"kind": "first" | "unchanged" | "changed", "added": [...], "removed": [...]}."""
         now = utc_now()
         with self.session() as s:
             article = s.scalar(select(ArticleRow).where(ArticleRow.url == url))
@@ -127,16 +167,35 @@ class Index:
             article.last_error = error
             if title:
                 article.title = title
+            change = None
+            if status != "failed":
+                change = self._embed_change(s, article.id, embeds, article.archived_at is None)
+                article.archived_at = article.archived_at or now
             s.add(ArticleFetchRow(
                 article_id=article.id, fetched_at=now,
                 final_url=exchange.final_url if exchange else None,
                 http_status=exchange.status if exchange else None,
                 status=status, error=error, body_sha256=body_sha256, directory=directory,
                 manifest_sha256=manifest_sha256,
-                embed_count=len(embeds)))
+                embed_count=len(embeds), change=json.dumps(change) if change else None))
             if status != "failed":
                 self._replace_embeds(s, article.id, embeds, now)
-            return article.id
+            return change
+
+    @staticmethod
+    def _embed_change(s: Session, article_id: int, embeds: Sequence[EmbedRef], first: bool
+                      ) -> dict[str, Any]:
+        def key(platform: str, post_id: str) -> str:
+            return f"{platform}/{post_id}"
+
+        old = {key(p.platform, p.post_id) for p in s.scalars(
+            select(PostRow).join(EmbedRow, EmbedRow.post_row_id == PostRow.id)
+            .where(EmbedRow.article_id == article_id))}
+        new = {key(e.post.platform, e.post.post_id) for e in embeds if e.post is not None}
+        added, removed = sorted(new - old), sorted(old - new)
+        kind = "first" if first else ("changed" if added or removed else "unchanged")
+        return {"kind": kind, "added": added if not first else sorted(new),
+                "removed": removed if not first else []}
 
     def _replace_embeds(self, s: Session, article_id: int, embeds: Sequence[EmbedRef],
                         now: str) -> None:
@@ -167,9 +226,9 @@ class Index:
     def _upsert_post(self, s: Session, ref: PostRef, now: str) -> PostRow:
         row = s.scalar(select(PostRow).where(PostRow.platform == ref.platform,
                                              PostRow.post_id == ref.post_id))
-        if row is None:
+        if row is None:  # due for its first capture at once
             row = PostRow(platform=ref.platform, post_id=ref.post_id, url=ref.url,
-                          author=ref.author, first_seen=now)
+                          author=ref.author, first_seen=now, next_check=now, failures=0)
             s.add(row)
             s.flush()
         elif ref.author and not row.author:
@@ -191,7 +250,10 @@ class Index:
                              status="in_progress", started_at=started_at, directory=directory,
                              owner=run_owner()))
 
-    def finish_capture(self, result: CaptureResult, run_id: str | None = None) -> None:
+    def finish_capture(self, result: CaptureResult, run_id: str | None = None
+                       ) -> Change | None:
+        """Close a capture: its row, its artifacts, and the post's state and next check.
+        Returns the comparison with the previous completed capture (None unless completed)."""
         with self.session() as s:
             row = s.get(CaptureRow, result.capture_id)
             if row is None:
@@ -219,6 +281,31 @@ class Index:
             if result.data and result.data.author and not post.author:
                 post.author = result.data.author
                 post.url = result.post.url
+            return self._schedule_next(s, post, row)
+
+    def _schedule_next(self, s: Session, post: PostRow, row: CaptureRow) -> Change | None:
+        now = datetime.now(UTC)
+        if row.status not in COMPLETED:
+            post.failures = (post.failures or 0) + 1
+            post.next_check = iso(self.policy.next_after_failure(post.failures, now))
+            return None
+        completed = (select(CaptureRow).where(CaptureRow.post_row_id == post.id,
+                                              CaptureRow.status.in_(COMPLETED),
+                                              CaptureRow.id != row.id))
+        previous = s.scalar(completed.order_by(CaptureRow.started_at.desc()).limit(1))
+        first = s.scalar(completed.order_by(CaptureRow.started_at).limit(1))
+        change = classify((previous.status, previous.text) if previous else None, row.status,
+                          row.text)
+        row.change = change
+        post.state = next_state(post.state, row.status, change)
+        post.failures = 0
+        first_at = parse_iso(first.started_at) if first is not None and \
+            first.started_at < row.started_at else parse_iso(row.started_at)
+        due = self.policy.next_after_success(first_at, max(now, parse_iso(row.started_at)))
+        post.next_check = iso(due) if due else None
+        return Change(change, post.state, previous.id if previous else None,
+                      previous.status if previous else None,
+                      previous.text if previous else None)
 
     def previous_capture(self, ref: PostRef, exclude: str) -> tuple[str, str] | None:
         """(id, manifest SHA-256) of the post's latest stored capture: the chain's last link."""
@@ -269,18 +356,11 @@ class Index:
         abandoned. Returns (id, completed) of each capture touched.
         """
         me = run_owner()
-        cutoff = (datetime.now(UTC) - stale_after).isoformat(timespec="milliseconds")
         touched: list[tuple[str, bool]] = []
         with self.session() as s:
             for row in s.scalars(select(CaptureRow).where(CaptureRow.status == "in_progress")):
-                owner = row.owner or ""
-                host, _, pid = owner.rpartition(":")
-                if owner == me:
-                    continue
-                if host == socket.gethostname():
-                    if pid.isdigit() and _pid_alive(int(pid)):
-                        continue
-                elif row.started_at.replace("Z", "+00:00") > cutoff:
+                if row.owner == me or _owner_alive(row.owner or "", row.started_at,
+                                                   stale_after):
                     continue
                 touched.append((row.id, self._close_orphan(row, data_dir)))
         return touched
@@ -355,11 +435,144 @@ class Index:
                  .where(ArticleFetchRow.directory.is_not(None)).order_by(ArticleFetchRow.id))
             return [(d, sha) for d, sha in s.execute(q) if d]
 
+    # -- scheduled runs: seen articles, the re-capture queue, run records ------------------
+    def article_states(self, urls: Sequence[str]) -> dict[str, ArticleState]:
+        """What is known of each of `urls` (absent: never seen)."""
+        out: dict[str, ArticleState] = {}
+        with self.session() as s:
+            for chunk in _chunks(list(dict.fromkeys(urls)), 500):
+                failed = (select(func.count()).select_from(ArticleFetchRow)
+                          .where(ArticleFetchRow.article_id == ArticleRow.id,
+                                 ArticleFetchRow.status == "failed")
+                          .scalar_subquery())
+                q = select(ArticleRow.url, ArticleRow.archived_at, ArticleRow.source_updated,
+                           failed).where(ArticleRow.url.in_(chunk))
+                for url, archived, updated, n in s.execute(q):
+                    out[url] = ArticleState(url, archived, updated, int(n or 0))
+        return out
+
+    def note_article_source(self, url: str, source: str, updated: str | None) -> None:
+        with self.session() as s:
+            row = s.scalar(select(ArticleRow).where(ArticleRow.url == url))
+            if row is not None:
+                row.source = row.source or source
+                if updated is not None:
+                    row.source_updated = updated
+
+    def captured_keys(self, refs: Iterable[PostRef]) -> set[tuple[str, str]]:
+        """The (platform, post_id) of those posts that have a completed capture."""
+        wanted = {r.key for r in refs}
+        found: set[tuple[str, str]] = set()
+        with self.session() as s:
+            for chunk in _chunks(sorted(wanted), 300):
+                ids = [post_id for _, post_id in chunk]
+                q = (select(PostRow.platform, PostRow.post_id)
+                     .join(CaptureRow, CaptureRow.post_row_id == PostRow.id)
+                     .where(PostRow.post_id.in_(ids), CaptureRow.status.in_(COMPLETED))
+                     .distinct())
+                found.update((p, i) for p, i in s.execute(q) if (p, i) in wanted)
+        return found
+
+    def due_posts(self, now: str, limit: int
+                  ) -> list[tuple[PostRef, list[tuple[EmbedRef, str | None]]]]:
+        """Posts whose next check is due, most overdue first, each with the embeds that
+        put it in the index (for the manifest and the quote check)."""
+        with self.session() as s:
+            q = (select(PostRow).where(PostRow.next_check.is_not(None),
+                                       PostRow.next_check <= now)
+                 .options(selectinload(PostRow.embeds).selectinload(EmbedRow.article))
+                 .order_by(PostRow.next_check, PostRow.id).limit(limit))
+            return [(PostRef(p.platform, p.post_id, p.url, p.author),
+                     [(_embed_ref(e, p), e.article.url) for e in p.embeds])
+                    for p in s.scalars(q)]
+
+    def queue(self, now: str, limit: int = 10) -> tuple[int, int, list[PostRow]]:
+        """(due now, scheduled in all, the next `limit` posts by due time)."""
+        with self.session() as s:
+            due = s.scalar(select(func.count()).select_from(PostRow)
+                           .where(PostRow.next_check <= now)) or 0
+            scheduled = s.scalar(select(func.count()).select_from(PostRow)
+                                 .where(PostRow.next_check.is_not(None))) or 0
+            rows = list(s.scalars(select(PostRow).where(PostRow.next_check.is_not(None))
+                                  .order_by(PostRow.next_check, PostRow.id).limit(limit)))
+            return int(due), int(scheduled), rows
+
+    def recent_changes(self, limit: int = 10) -> list[CaptureRow]:
+        """The latest captures that changed their post's status (edited, deleted ...)."""
+        with self.session() as s:
+            q = (select(CaptureRow)
+                 .where(CaptureRow.change.in_(("edited", "deleted", "unavailable", "restored")))
+                 .options(selectinload(CaptureRow.post))
+                 .order_by(CaptureRow.started_at.desc()).limit(limit))
+            return list(s.scalars(q))
+
+    def begin_run(self, run_id: str, job: str) -> None:
+        with self.session() as s:
+            s.add(RunRow(id=run_id, job=job, started_at=utc_now(), status="running",
+                         owner=run_owner()))
+
+    def finish_run(self, run_id: str, status: str, summary: dict[str, Any],
+                   error: str | None = None) -> None:
+        with self.session() as s:
+            row = s.get(RunRow, run_id)
+            if row is not None:
+                row.status, row.error, row.owner = status, error, None
+                row.summary = json.dumps(summary, sort_keys=True)
+                row.finished_at = utc_now()
+
+    def reconcile_runs(self) -> list[str]:
+        """Mark runs whose process is gone as interrupted; returns their job names."""
+        jobs: list[str] = []
+        with self.session() as s:
+            for row in s.scalars(select(RunRow).where(RunRow.status == "running")):
+                if _owner_alive(row.owner or "", row.started_at, timedelta(hours=6)):
+                    continue
+                row.status, row.owner, row.finished_at = "interrupted", None, utc_now()
+                row.error = "the process running it stopped before it finished"
+                jobs.append(row.job)
+        return jobs
+
+    def last_runs(self) -> dict[str, RunRow]:
+        """The latest run of every job."""
+        with self.session() as s:
+            latest = (select(RunRow.job, func.max(RunRow.started_at).label("at"))
+                      .group_by(RunRow.job).subquery())
+            q = select(RunRow).join(latest, (RunRow.job == latest.c.job)
+                                    & (RunRow.started_at == latest.c.at))
+            return {r.job: r for r in s.scalars(q)}
+
     def search_posts(self, text: str) -> list[PostRow]:
         with self.session() as s:
             like = f"%{text}%"
             q = select(PostRow).where(or_(PostRow.url.like(like), PostRow.author.like(like)))
             return list(s.scalars(q.limit(100)))
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _owner_alive(owner: str, started_at: str, stale_after: timedelta) -> bool:
+    """Whether the "host:pid" that owns a row may still be working on it: on this host,
+    while the pid lives; elsewhere (a shared index), until `stale_after` has passed."""
+    host, _, pid = owner.rpartition(":")
+    if host == socket.gethostname():
+        return pid.isdigit() and _pid_alive(int(pid))
+    cutoff = datetime.now(UTC) - stale_after
+    return parse_iso(started_at) > cutoff
+
+
+def _embed_ref(row: EmbedRow, post: PostRow) -> EmbedRef:
+    try:
+        found_in = FoundIn(row.found_in)
+    except ValueError:
+        found_in = FoundIn.LINK
+    return EmbedRef(row.platform, found_in, row.position,
+                    PostRef(post.platform, post.post_id, post.url, post.author),
+                    element=row.element or "", author=row.author, author_name=row.author_name,
+                    quoted_text=row.quoted_text, date_text=row.date_text, date=row.date,
+                    raw_url=row.raw_url, markup=row.markup)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -3,6 +3,8 @@
 articles 1-n article_fetches        every fetch of an article, with its stored response
 articles n-m posts through embeds   an embed is one occurrence of a post in an article
 posts    1-n captures 1-n artifacts each capture directory and its files
+runs                                every run of a scheduled job (sources, re-captures)
+scheduler_jobs                      APScheduler's job store (created by APScheduler)
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ class ArticleRow(Base):
     #: ok | no_embeds | failed
     last_status: Mapped[str] = mapped_column(String(16))
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: when a fetch first succeeded: the article is "seen" and not fetched again unless
+    #: its source says it was updated (or the source is a single page)
+    archived_at: Mapped[str | None] = mapped_column(String(32))
+    #: the source that listed it, and the source's update marker (lastmod, <updated>)
+    source: Mapped[str | None] = mapped_column(String(64), index=True)
+    source_updated: Mapped[str | None] = mapped_column(String(32))
 
     fetches: Mapped[list[ArticleFetchRow]] = relationship(back_populates="article",
                                                           order_by="ArticleFetchRow.id")
@@ -54,6 +62,9 @@ class ArticleFetchRow(Base):
     #: stored response directory, relative to the data directory
     directory: Mapped[str | None] = mapped_column(String(1024))
     embed_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: JSON: {"kind": "first" | "unchanged" | "changed", "added": [...], "removed": [...]}
+    #: (posts as "platform/post_id") against the previous successful fetch
+    change: Mapped[str | None] = mapped_column(Text)
 
     article: Mapped[ArticleRow] = relationship(back_populates="fetches")
 
@@ -69,6 +80,12 @@ class PostRow(Base):
     first_seen: Mapped[str] = mapped_column(String(32))
     last_status: Mapped[str | None] = mapped_column(String(16))
     last_captured: Mapped[str | None] = mapped_column(String(32))
+    #: live | edited | deleted | unavailable | restored (archiver.recapture)
+    state: Mapped[str | None] = mapped_column(String(16))
+    #: when the post is due to be captured (again); null = never
+    next_check: Mapped[str | None] = mapped_column(String(32), index=True)
+    #: consecutive failed attempts since the last completed capture
+    failures: Mapped[int | None] = mapped_column(Integer)
 
     embeds: Mapped[list[EmbedRow]] = relationship(back_populates="post")
     captures: Mapped[list[CaptureRow]] = relationship(back_populates="post",
@@ -117,6 +134,9 @@ class CaptureRow(Base):
     text: Mapped[str | None] = mapped_column(Text)
     #: stamped | untimestamped | stamped_later | null (no authority configured)
     timestamp: Mapped[str | None] = mapped_column(String(16), index=True)
+    #: against the post's previous completed capture: first | unchanged | edited | deleted
+    #: | unavailable | restored (null for failed or abandoned captures)
+    change: Mapped[str | None] = mapped_column(String(16), index=True)
 
     post: Mapped[PostRow] = relationship(back_populates="captures")
     artifacts: Mapped[list[ArtifactRow]] = relationship(back_populates="capture",
@@ -134,3 +154,20 @@ class ArtifactRow(Base):
     role: Mapped[str] = mapped_column(String(32))
 
     capture: Mapped[CaptureRow] = relationship(back_populates="artifacts")
+
+
+class RunRow(Base):
+    """One run of a scheduled job: a source read and archived, or a batch of re-captures."""
+
+    __tablename__ = "runs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    job: Mapped[str] = mapped_column(String(128), index=True)
+    started_at: Mapped[str] = mapped_column(String(32), index=True)
+    finished_at: Mapped[str | None] = mapped_column(String(32))
+    #: running | ok | failed | stopped | interrupted
+    status: Mapped[str] = mapped_column(String(16))
+    #: "host:pid" while running
+    owner: Mapped[str | None] = mapped_column(String(300))
+    #: JSON counts: articles listed, new, changed, failed, captures, completed, ...
+    summary: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
