@@ -42,11 +42,13 @@ class ArticleOutcome:
     embeds: tuple[EmbedRef, ...] = ()
     directory: str | None = None
     notes: tuple[str, ...] = ()
+    #: the posts against the previous successful fetch (Index.record_article)
+    change: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"url": self.url, "status": self.status, "error": self.error,
                 "directory": self.directory, "embeds": [e.to_json() for e in self.embeds],
-                "notes": list(self.notes)}
+                "notes": list(self.notes), "change": self.change}
 
 
 def discover_document(text: str, kind: str, base_url: str | None) -> list[EmbedRef]:
@@ -127,10 +129,10 @@ async def fetch_article(http: Http, index: Index, config: Config, url: str,
                 if key is not None else None
             directory, manifest_sha = ev.commit(manifest, seal=seal)
         body_sha = body.sha256
-    index.record_article(url, exchange=exchange, status=status, error=error,
-                         directory=directory, body_sha256=body_sha, embeds=embeds,
-                         manifest_sha256=manifest_sha)
-    return ArticleOutcome(url, status, error, tuple(embeds), directory, tuple(notes))
+    change = index.record_article(url, exchange=exchange, status=status, error=error,
+                                  directory=directory, body_sha256=body_sha, embeds=embeds,
+                                  manifest_sha256=manifest_sha)
+    return ArticleOutcome(url, status, error, tuple(embeds), directory, tuple(notes), change)
 
 
 def resolve_short_links(http: Http, embeds: list[EmbedRef]

@@ -191,6 +191,11 @@ class CaptureResult:
     #: "stamped", "untimestamped" (no authority answered), or None (none configured)
     timestamp: str | None = None
     notes: tuple[str, ...] = ()
+    #: against the post's previous completed capture (archiver.recapture.classify); None
+    #: when this capture did not complete
+    change: str | None = None
+    #: that previous capture: id, status and text (None for the first)
+    previous: tuple[str, str, str | None] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -209,4 +214,8 @@ class CaptureResult:
             "timestamp": self.timestamp,
             "notes": list(self.notes),
             "artifacts": [asdict(a) for a in self.artifacts],
+            "change": self.change,
+            "previous": None if self.previous is None else {
+                "capture_id": self.previous[0], "status": self.previous[1],
+                "text": self.previous[2]},
         }

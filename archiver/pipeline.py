@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from archiver.article import ACCEPT_HTML, ArticleOutcome, discover_document, fetch_article
@@ -30,6 +30,7 @@ from archiver.evidence.timestamp import stamp_pending
 from archiver.models import CaptureResult, EmbedRef, HttpExchange, PostRef
 from archiver.net import Http, HttpPool, Resolver, decode_document, utc_now
 from archiver.platforms import match_url
+from archiver.recapture import Policy
 from archiver.store.files import clean_staging
 from archiver.store.index import Index, new_id
 
@@ -112,11 +113,15 @@ class ArchiveReport:
     captures: tuple[CaptureResult, ...]
     notes: tuple[str, ...] = field(default=())
     data_dir: Path = Path(".")
+    #: posts left alone because they already have a completed capture (`skip_captured`)
+    skipped: tuple[PostRef, ...] = ()
+    #: posts not captured because the run was asked to stop; they stay due in the index
+    pending: tuple[PostRef, ...] = ()
 
     @property
     def ok(self) -> bool:
         """True when every article was read and every capture completed."""
-        return all(a.status != "failed" for a in self.articles) and all(
+        return not self.pending and all(a.status != "failed" for a in self.articles) and all(
             c.status.completed for c in self.captures)
 
     def to_json(self) -> dict[str, Any]:
@@ -128,7 +133,24 @@ class ArchiveReport:
         return {"run_id": self.run_id, "started": self.started, "finished": self.finished,
                 "ok": self.ok, "articles": [located(a.to_json()) for a in self.articles],
                 "captures": [located(c.to_json()) for c in self.captures],
-                "notes": list(self.notes)}
+                "skipped": [r.url for r in self.skipped],
+                "pending": [r.url for r in self.pending], "notes": list(self.notes)}
+
+
+class Tracker(Protocol):
+    """Follows a run's captures (a progress bar, a counter)."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self, result: CaptureResult) -> None: ...
+
+
+class _NoTracker:
+    def start(self, total: int) -> None:
+        return None
+
+    def advance(self, result: CaptureResult) -> None:
+        return None
 
 
 def collect_posts(outcomes: Sequence[ArticleOutcome], direct: Sequence[PostRef]
@@ -171,83 +193,156 @@ class _Browser:
         return self.session
 
 
-async def archive_async(urls: Sequence[str], config: Config, progress: Progress = _quiet,
-                        browser: BrowserSession | None = None) -> ArchiveReport:
-    """`archive` for callers with their own event loop; `browser` may be a running session
-    to reuse (one browser for many runs), else one is started when first needed."""
-    urls = [validate_url(u) for u in urls]
-    if not urls:
-        raise UsageError("give at least one URL")
-    started, run_id = utc_now(), new_id()
-    data_dir = config.storage.data_dir
-    index = Index(config.storage.effective_database_url)
+@dataclass
+class _Run:
+    """What one run holds open: index, HTTP pool, browser, key; and its notes."""
+
+    config: Config
+    index: Index
+    http: HttpPool
+    browser: _Browser
+    key: ArchiveKey
+    run_id: str = field(default_factory=new_id)
+    started: str = field(default_factory=utc_now)
+    notes: list[str] = field(default_factory=list)
+
+    def housekeeping(self) -> None:
+        """Settle what earlier runs left: staging, late timestamps, captures in flight."""
+        data_dir = self.config.storage.data_dir
+        for name in clean_staging(data_dir):
+            self.notes.append(f"removed unfinished capture {name} left by an interrupted run")
+        stamped, failures = stamp_pending(self.index, self.http.get(), data_dir,
+                                          self.config.evidence.tsa_urls)
+        if stamped:
+            self.notes.append(f"timestamped {stamped} earlier capture(s) no authority had "
+                              "answered for")
+        self.notes.extend(f"timestamp authority {f}" for f in failures)
+        for capture_id, completed in self.index.reconcile(data_dir):
+            self.notes.append(f"closed capture {capture_id} left in progress by an earlier run")
+            if completed:
+                _ledger_late(self.index, data_dir, capture_id)
+
+    async def capture(self, requested: Sequence[str],
+                      posts: Sequence[tuple[PostRef, list[tuple[EmbedRef, str | None]]]],
+                      progress: Progress, stop: asyncio.Event | None, tracker: Tracker
+                      ) -> tuple[list[CaptureResult], list[PostRef]]:
+        """Capture each post (up to `capture.concurrency` at once); once `stop` is set no
+        new capture starts. Returns the results and the posts not started."""
+        if not posts:
+            return [], []
+        progress(f"capturing {len(posts)} post(s)")
+        tracker.start(len(posts))
+        env = CaptureEnv(self.config, self.index, self.http, await self.browser.get(),
+                         self.run_id, requested, self.key)
+        limit = asyncio.Semaphore(max(1, self.config.capture.concurrency))
+
+        async def one(ref: PostRef, embeds: list[tuple[EmbedRef, str | None]]
+                      ) -> CaptureResult | PostRef:
+            async with limit:
+                if stop is not None and stop.is_set():
+                    return ref
+                t0 = time.monotonic()
+                result = await capture_post(env, ref, embeds)
+                progress(f"{result.status:<11} {ref.platform}/{ref.post_id} "
+                         f"({time.monotonic() - t0:.2f} s)"
+                         + (f": {result.reason}" if result.reason else "")
+                         + (f" [{result.change}]" if result.change not in (None, "first",
+                                                                          "unchanged") else ""))
+                tracker.advance(result)
+                return result
+
+        done = await asyncio.gather(*(one(ref, e) for ref, e in posts))
+        results = [d for d in done if isinstance(d, CaptureResult)]
+        pending = [d for d in done if isinstance(d, PostRef)]
+        if pending:
+            self.notes.append(f"stopped before capturing {len(pending)} post(s); they stay "
+                              "due for the next run")
+        return results, pending
+
+    def report(self, outcomes: Sequence[ArticleOutcome], results: Sequence[CaptureResult],
+               skipped: Sequence[PostRef] = (), pending: Sequence[PostRef] = ()
+               ) -> ArchiveReport:
+        return ArchiveReport(self.run_id, self.started, utc_now(), tuple(outcomes),
+                             tuple(results), tuple(self.notes), self.config.storage.data_dir,
+                             tuple(skipped), tuple(pending))
+
+
+@contextlib.asynccontextmanager
+async def _open_run(config: Config, browser: BrowserSession | None) -> AsyncIterator[_Run]:
+    index = Index(config.storage.effective_database_url, Policy.from_config(config.schedule))
     http = HttpPool(config.network)
-    notes: list[str] = []
     try:
         async with contextlib.AsyncExitStack() as stack:
-            run_browser = _Browser(config, browser, stack)
             key = await asyncio.to_thread(load_or_create_key, config.key_path)
-            for name in clean_staging(data_dir):
-                notes.append(f"removed unfinished capture {name} left by an interrupted run")
-            stamped, failures = await asyncio.to_thread(
-                stamp_pending, index, http.get(), data_dir, config.evidence.tsa_urls)
-            if stamped:
-                notes.append(f"timestamped {stamped} earlier capture(s) no authority had "
-                             "answered for")
-            notes.extend(f"timestamp authority {f}" for f in failures)
-            for capture_id, completed in index.reconcile(data_dir):
-                notes.append(f"closed capture {capture_id} left in progress by an earlier run")
-                if completed:
-                    _ledger_late(index, data_dir, capture_id)
-            direct: list[PostRef] = []
-            outcomes: list[ArticleOutcome] = []
-            for url in urls:
-                ref = match_url(url)
-                if ref is not None:
-                    direct.append(ref)
-                    continue
-                progress(f"fetching article {url}")
-                renderer = await run_browser.get() if config.capture.render_article else None
-                outcome = await fetch_article(http.get(), index, config, url, renderer, key)
-                outcomes.append(outcome)
-                notes.extend(f"{url}: {note}" for note in outcome.notes)
-                progress(_describe_article(outcome))
-            posts = collect_posts(outcomes, direct)
-            captures = await _capture_all(config, index, http, run_id, urls, posts, progress,
-                                          await run_browser.get(), key) if posts else []
-        for outcome in outcomes:
-            text_only = [e for e in outcome.embeds if e.post is None]
-            if text_only:
-                notes.append(f"{outcome.url}: {len(text_only)} embed(s) could not be resolved "
-                             "to a post (text only, or a broken link) and cannot be captured: "
-                             + ", ".join(f"@{e.author or '?'} {e.date or e.raw_url or ''}"
-                                         .strip() for e in text_only))
-        return ArchiveReport(run_id, started, utc_now(), tuple(outcomes), tuple(captures),
-                             tuple(notes), data_dir)
+            run = _Run(config, index, http, _Browser(config, browser, stack), key)
+            await asyncio.to_thread(run.housekeeping)
+            yield run
     finally:
         http.close()
         index.close()
 
 
-async def _capture_all(config: Config, index: Index, http: HttpPool, run_id: str,
-                       requested: Sequence[str],
-                       posts: Sequence[tuple[PostRef, list[tuple[EmbedRef, str | None]]]],
-                       progress: Progress, browser: BrowserSession, key: ArchiveKey
-                       ) -> list[CaptureResult]:
-    progress(f"capturing {len(posts)} post(s)")
-    env = CaptureEnv(config, index, http, browser, run_id, requested, key)
-    limit = asyncio.Semaphore(max(1, config.capture.concurrency))
+async def archive_async(urls: Sequence[str], config: Config, progress: Progress = _quiet,
+                        browser: BrowserSession | None = None, *, skip_captured: bool = False,
+                        stop: asyncio.Event | None = None, tracker: Tracker | None = None
+                        ) -> ArchiveReport:
+    """`archive` for callers with their own event loop; `browser` may be a running session
+    to reuse (one browser for many runs), else one is started when first needed.
 
-    async def one(ref: PostRef, embeds: list[tuple[EmbedRef, str | None]]) -> CaptureResult:
-        async with limit:
-            t0 = time.monotonic()
-            result = await capture_post(env, ref, embeds)
-            progress(f"{result.status:<11} {ref.platform}/{ref.post_id} "
-                     f"({time.monotonic() - t0:.2f} s)"
-                     + (f": {result.reason}" if result.reason else ""))
-            return result
+    With `skip_captured` (scheduled runs), posts that already have a completed capture are
+    left to the re-capture schedule. Once `stop` is set, no new article or capture starts.
+    """
+    urls = [validate_url(u) for u in urls]
+    if not urls:
+        raise UsageError("give at least one URL")
+    async with _open_run(config, browser) as run:
+        direct: list[PostRef] = []
+        outcomes: list[ArticleOutcome] = []
+        for url in urls:
+            ref = match_url(url)
+            if ref is not None:
+                direct.append(ref)
+                continue
+            if stop is not None and stop.is_set():
+                run.notes.append(f"{url}: not fetched, the run was asked to stop")
+                continue
+            progress(f"fetching article {url}")
+            renderer = await run.browser.get() if config.capture.render_article else None
+            outcome = await fetch_article(run.http.get(), run.index, config, url, renderer,
+                                          run.key)
+            outcomes.append(outcome)
+            run.notes.extend(f"{url}: {note}" for note in outcome.notes)
+            progress(_describe_article(outcome))
+        posts = collect_posts(outcomes, direct)
+        skipped: list[PostRef] = []
+        if skip_captured and posts:
+            done = run.index.captured_keys(ref for ref, _ in posts)
+            skipped = [ref for ref, _ in posts if ref.key in done]
+            posts = [(ref, e) for ref, e in posts if ref.key not in done]
+        results, pending = await run.capture(urls, posts, progress, stop,
+                                             tracker or _NoTracker())
+        for outcome in outcomes:
+            text_only = [e for e in outcome.embeds if e.post is None]
+            if text_only:
+                run.notes.append(
+                    f"{outcome.url}: {len(text_only)} embed(s) could not be resolved to a post "
+                    "(text only, or a broken link) and cannot be captured: "
+                    + ", ".join(f"@{e.author or '?'} {e.date or e.raw_url or ''}".strip()
+                                for e in text_only))
+        return run.report(outcomes, results, skipped, pending)
 
-    return list(await asyncio.gather(*(one(ref, e) for ref, e in posts)))
+
+async def recapture_async(config: Config, *, limit: int | None = None,
+                          progress: Progress = _quiet, browser: BrowserSession | None = None,
+                          stop: asyncio.Event | None = None, tracker: Tracker | None = None,
+                          now: str | None = None) -> ArchiveReport:
+    """Capture every post whose next check is due (first captures an interrupted run left,
+    failed ones to retry, and re-captures on the schedule), most overdue first."""
+    async with _open_run(config, browser) as run:
+        due = run.index.due_posts(now or utc_now(), limit or config.schedule.recapture_batch)
+        results, pending = await run.capture([ref.url for ref, _ in due], due, progress, stop,
+                                             tracker or _NoTracker())
+        return run.report((), results, (), pending)
 
 
 def _ledger_late(index: Index, data_dir: Path, capture_id: str) -> None:

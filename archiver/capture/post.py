@@ -90,7 +90,11 @@ async def capture_post(env: CaptureEnv, post: PostRef,
             raise
         result = CaptureResult(capture_id, post, CaptureStatus.FAILED, str(exc), started,
                                utc_now(), None, None, embeds=tuple(e for e, _ in embeds))
-    env.index.finish_capture(result, env.run_id)
+    change = env.index.finish_capture(result, env.run_id)
+    if change is not None:
+        previous = None if change.previous_id is None else (
+            change.previous_id, change.previous_status or "", change.previous_text)
+        result = replace(result, change=change.change, previous=previous)
     return result
 
 
