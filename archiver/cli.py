@@ -85,6 +85,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ref", metavar="ID_OR_POST_URL")
     p.add_argument("--format", choices=FORMATS, default="wacz")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+
+    p = verbs.add_parser(
+        "run", parents=[common], help="watch the configured sources (the scheduler)",
+        description="Watch the sources in [schedule] sources_file (feeds, sitemaps, URL lists, "
+        "pages): archive every embed of every new or changed article, and re-capture posts "
+        "on the [schedule] re-capture policy, recording edits and deletions. Runs until "
+        "SIGTERM or Ctrl-C (captures in flight get [schedule] stop_grace seconds to finish). "
+        "Job state lives in the index, so a restart neither skips nor repeats runs.",
+        epilog="With --once: run every due job once and exit (for cron and systemd timers; "
+        "see cron/). A --once that finds another run holding the lock does nothing and exits "
+        "0. Exit 1 when a job failed.")
+    p.add_argument("--once", action="store_true", help="run the due jobs once, then exit")
+    p.add_argument("--sources", type=Path, metavar="FILE",
+                   help="sources file (default: [schedule] sources_file)")
+    p.add_argument("--log-format", choices=("text", "json"),
+                   help="log lines as text or one JSON object a line (default: [schedule] "
+                   "log_format)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="also log each capture and each note")
+
+    p = verbs.add_parser(
+        "status", parents=[common], help="jobs, next runs, last results, re-capture queue",
+        description="Show the scheduled jobs with their next run time and last result, "
+        "whether a run holds the lock, the queue of due re-captures, and recent changes "
+        "(posts edited, deleted, unavailable or restored).")
+    p.add_argument("--sources", type=Path, metavar="FILE",
+                   help="sources file (default: [schedule] sources_file)")
+    p.add_argument("--limit", type=int, default=10, help="queue and change rows shown")
     return parser
 
 
@@ -138,7 +166,9 @@ def cmd_archive(args: argparse.Namespace, config: Config) -> int:
         for c in report.captures:
             where = f"{config.storage.data_dir / c.directory}" if c.directory else "(not stored)"
             print(f"{c.status:<11} {c.post.url}  {c.capture_id}  {where}"
-                  + (f"\n            reason: {c.reason}" if c.reason else ""))
+                  + (f"\n            reason: {c.reason}" if c.reason else "")
+                  + (f"\n            {c.change.upper()} since capture {c.previous[0]}"
+                     if c.change not in (None, "first", "unchanged") and c.previous else ""))
         for note in report.notes:
             print(f"note: {note}")
         done = sum(1 for c in report.captures if c.status.completed)
@@ -202,6 +232,92 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
+def _sources(args: argparse.Namespace, config: Config) -> Any:
+    from archiver.schedule import configured_sources
+    from archiver.sources import load_sources
+
+    return load_sources(args.sources) if args.sources else configured_sources(config.schedule)
+
+
+def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    import asyncio
+    import signal
+
+    from archiver import schedule
+
+    sources = _sources(args, config)
+    fmt = args.log_format or config.schedule.log_format
+    schedule.setup_logging(fmt, args.verbose)
+    interactive = args.once and fmt == "text" and sys.stderr.isatty()
+
+    async def main() -> list[schedule.RunSummary] | None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+
+        def on_signal() -> None:
+            if stop.is_set() and task is not None:  # asked twice: stop now
+                task.cancel()
+            stop.set()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, on_signal)
+        if args.once:
+            return await schedule.run_once(config, sources, interactive=interactive, stop=stop)
+        await schedule.serve(config, sources, stop)
+        return []
+
+    try:
+        summaries = asyncio.run(main())
+    except asyncio.CancelledError:
+        print("archiver: stopped at once (asked twice); unfinished captures were not stored",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if getattr(args, "json", False):
+        _print_json({"skipped": summaries is None, "runs": [
+            {"job": r.job, "run_id": r.run_id, "status": r.status, "seconds": r.seconds,
+             "error": r.error, **r.counts} for r in summaries or []]})
+    failed = [r for r in summaries or [] if r.status == "failed"]
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace, config: Config) -> int:
+    from archiver.schedule import status
+
+    found = status(config, _sources(args, config), args.limit)
+    if getattr(args, "json", False):
+        _print_json(found)
+        return EXIT_OK
+    lock = found["lock"]
+    print("lock: " + (f"held by {lock.get('owner', '?')} ({lock.get('purpose', '?')}) since "
+                      f"{lock.get('since', '?')}" if lock else "free (no run in progress)"))
+    print("jobs:")
+    for job in found["jobs"]:
+        last = job["last_run"]
+        state = "" if job["enabled"] else " (disabled)"
+        print(f"  {job['job']}{state}: {job['what']}, {job['when'] or '-'}")
+        print(f"      next run: {job['next_run'] or 'not scheduled (run archiver run)'}")
+        if last:
+            counts = " ".join(f"{k}={v}" for k, v in sorted(last["counts"].items()) if v)
+            print(f"      last run: {last['status']} {last['started']}"
+                  + (f" ({counts})" if counts else "")
+                  + (f": {last['error']}" if last["error"] else ""))
+        else:
+            print("      last run: never")
+    print("re-capture policy: " + ", ".join(found["recapture_policy"]))
+    queue = found["queue"]
+    print(f"re-capture queue: {queue['due_now']} due now, {queue['scheduled']} scheduled")
+    for item in queue["next"]:
+        fails = f", {item['failures']} failed attempt(s)" if item["failures"] else ""
+        print(f"  {item['due']}  {item['platform']}/{item['post_id']}  "
+              f"{item['state'] or 'not captured yet'}{fails}")
+    if found["recent_changes"]:
+        print("recent changes:")
+        for c in found["recent_changes"]:
+            print(f"  {c['at']}  {c['change'].upper():<11} {c['url']}  (capture {c['capture_id']})")
+    return EXIT_OK
+
+
 def _print_verification(v: Verification) -> None:
     unit = "entries" if v.label == "ledger" else "files"
     print(f"{'OK  ' if v.ok else 'FAIL'}  {v.label}  {v.directory}  ({v.files_checked} {unit})")
@@ -233,7 +349,7 @@ def _clip(text: str, width: int) -> str:
 
 
 COMMANDS = {"detect": cmd_detect, "archive": cmd_archive, "list": cmd_list, "show": cmd_show,
-            "verify": cmd_verify, "export": cmd_export}
+            "verify": cmd_verify, "export": cmd_export, "run": cmd_run, "status": cmd_status}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
