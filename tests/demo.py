@@ -30,7 +30,7 @@ def main() -> int:
     root = Path(__file__).resolve().parent.parent
     work = root / "snapshots" / ".demo-network"
     work.mkdir(parents=True, exist_ok=True)
-    with start_fake_platform(work) as fake, start_tsa(work / "tsa") as tsa:
+    with start_fake_platform(work) as fake, start_tsa(work / "tsa", keep=True) as tsa:
         cfg = work / "archiver.toml"
         sources = work / "sources.toml"
         sources.write_text('[[source]]\nname = "demo-feed"\nkind = "feed"\n'

@@ -204,10 +204,15 @@ def _handler(tsa: LocalTSA) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def start_tsa(workdir: Path) -> LocalTSA:
-    """Generate the authority's PKI in `workdir` and serve it on 127.0.0.1 (a free port)."""
+def start_tsa(workdir: Path, *, keep: bool = False) -> LocalTSA:
+    """Generate the authority's PKI in `workdir` and serve it on 127.0.0.1 (a free port).
+
+    With `keep` (the demo), a PKI already in `workdir` is reused, and a new one is valid
+    for ten years: tokens stamped by earlier runs must still verify against its CA."""
     workdir.mkdir(parents=True, exist_ok=True)
-    ca_pem, tsa_pem = make_tsa_pki(workdir)
+    ca_pem, tsa_pem = workdir / "ca.pem", workdir / "tsa.pem"
+    if not (keep and ca_pem.is_file() and tsa_pem.is_file() and (workdir / "tsa.key").is_file()):
+        ca_pem, tsa_pem = make_tsa_pki(workdir, days=3650 if keep else 7)
     (workdir / "serial").write_text("01\n")
     config = workdir / "tsa.cnf"
     config.write_text(_CONFIG.format(dir=workdir, policy=POLICY_OID))
