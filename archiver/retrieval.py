@@ -33,6 +33,7 @@ def capture_json(row: CaptureRow, config: Config, *, detail: bool = False) -> di
         "directory": str(config.storage.data_dir / row.directory) if row.directory else None,
         "manifest_sha256": row.manifest_sha256,
         "timestamp": row.timestamp,
+        "change": row.change,
     }
     if detail:
         out["artifacts"] = [{"name": a.name, "sha256": a.sha256, "size": a.size,
@@ -58,7 +59,11 @@ def post_json(row: PostRow, config: Config) -> dict[str, Any]:
     return {
         "post": {"platform": row.platform, "post_id": row.post_id, "url": row.url,
                  "author": row.author, "first_seen": row.first_seen,
-                 "last_status": row.last_status, "last_captured": row.last_captured},
+                 "last_status": row.last_status, "last_captured": row.last_captured,
+                 "state": row.state, "next_check": row.next_check},
+        "history": [{"at": c.started_at, "status": c.status, "change": c.change,
+                     "capture_id": c.id} for c in row.captures
+                    if c.change not in (None, "unchanged")],
         "embedded_in": [{"article": e.article.url, "position": e.position,
                          "found_in": e.found_in, "quoted_text": e.quoted_text,
                          "date_text": e.date_text} for e in row.embeds],

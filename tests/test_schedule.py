@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 import threading
 from collections.abc import Iterator
@@ -18,10 +19,15 @@ from typing import Any
 import pytest
 
 from archiver.config import CaptureConfig, Config, ScheduleConfig
-from archiver.retrieval import verify_selection
+from archiver.models import CaptureResult, CaptureStatus, PostRef
+from archiver.retrieval import lookup, verify_selection
 from archiver.schedule import (
     RECAPTURE_JOB,
+    JsonFormatter,
+    Notifier,
+    ProgressBar,
     RunSummary,
+    TextFormatter,
     make_scheduler,
     run_once,
     select_articles,
@@ -32,7 +38,7 @@ from archiver.sources import SourceConfig, SourceEntry, parse_sources
 from archiver.store.index import Index, iso, parse_iso
 from archiver.store.schema import ArticleFetchRow, CaptureRow, PostRow, RunRow
 from tests.fakeplatform import FakePlatform
-from tests.fakeplatform.feeds import Item, rss
+from tests.fakeplatform.feeds import Item, rss, sitemap, sitemap_index
 from tests.harness import LoopThread
 
 pytestmark = pytest.mark.browser
@@ -283,6 +289,10 @@ def test_edited_then_restored_post_keeps_both_texts(browser_loop: LoopThread, co
     assert post.state == "restored"
     found = status(cfg, [src])
     assert [c["change"] for c in found["recent_changes"]] == ["restored", "deleted", "edited"]
+    shown = lookup(cfg, f"https://mobile.twitter.com/Reporter5/status/{tweet}?s=20")
+    assert shown["post"]["state"] == "restored"
+    assert [h["change"] for h in shown["history"]] == ["first", "edited", "deleted",
+                                                        "restored"]
     assert found["queue"]["scheduled"] >= 1
 
 
@@ -310,6 +320,41 @@ def test_page_source_records_added_embeds(browser_loop: LoopThread, config: Conf
     run = once(browser_loop, cfg, [src])["source:world"]
     assert run.counts["articles_changed"] == 0 and run.counts.get("captures", 0) == 0
     assert json.loads(table(cfg, ArticleFetchRow)[-1].change)["kind"] == "unchanged"
+
+
+def test_sitemap_index_newest_first_and_lastmod_rechecks(
+        browser_loop: LoopThread, config: Config, fake_platform: FakePlatform,
+        tmp_path: Path) -> None:
+    ids = [add_tweet(fake_platform, 30 + n, f"Bulletin {n}.") for n in range(5)]
+    base = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+    items = []
+    for n in range(4):
+        fake_platform.serve(f"{NEWS}/s/{n}", article(f"S{n}", [ids[n]]))
+        items.append(Item(f"{NEWS}/s/{n}", f"S{n}", base + timedelta(days=n),
+                          base + timedelta(days=n)))
+    parts = [f"{NEWS}/sitemaps/a.xml", f"{NEWS}/sitemaps/b.xml"]
+    fake_platform.serve(parts[0], sitemap(items[:2], news=True), "application/xml")
+    fake_platform.serve(parts[1], sitemap(items[2:], news=True), "application/xml")
+    fake_platform.serve(f"{NEWS}/sitemap.xml", sitemap_index(parts), "application/xml")
+    src = parse_sources(f'[[source]]\nname = "world"\nkind = "sitemap"\n'
+                        f'url = "{NEWS}/sitemap.xml"\ncron = "*/30 * * * *"\n'
+                        'max_articles = 2\nsince = "2026-11-21"\n')[0]
+    cfg = sched_config(config, tmp_path)
+    run = once(browser_loop, cfg, [src])["source:world"]
+    assert run.counts["articles_listed"] == 2 and run.counts["completed"] == 2
+    assert sorted(completed_by_post(cfg)) == sorted(ids[2:4])
+
+    # S3 gains an embed and its <lastmod> moves: only S3 is fetched again
+    fake_platform.serve(f"{NEWS}/s/3", article("S3", [ids[3], ids[4]]))
+    items[3] = replace(items[3], updated=base + timedelta(days=4))
+    fake_platform.serve(parts[1], sitemap(items[2:], news=True), "application/xml")
+    time_passes(browser_loop, cfg, timedelta(minutes=31))
+    fake_platform.reset_log()
+    run = once(browser_loop, cfg, [src])["source:world"]
+    assert run.counts["articles_rechecked"] == 1 and run.counts["articles_changed"] == 1
+    assert run.counts["captures"] == 1
+    assert fake_platform.count("news.example.org", "/s/") == 1
+    assert sorted(completed_by_post(cfg)) == sorted(ids[2:5])
 
 
 def test_failing_feed_is_a_failed_run_and_articles_are_given_up(
@@ -372,3 +417,43 @@ def test_job_store_survives_restarts(tmp_path: Path, config: Config) -> None:
     assert changed["source:world"] == first["source:world"]  # never later than it was due
     assert set(asyncio.run(sync([]))) == {RECAPTURE_JOB}
     index.close()
+
+
+def _result(change: str) -> CaptureResult:
+    post = PostRef("twitter", "20", "https://x.com/jack/status/20", "jack")
+    return CaptureResult("c1", post, CaptureStatus.DELETED, "deleted by its author",
+                         "2026-11-24T00:00:00Z", "2026-11-24T00:00:01Z", "captures/x", "ab",
+                         change=change, previous=("c0", "live", "just setting up my twttr"))
+
+
+def test_notifier_failures_are_logged_not_raised(caplog: pytest.LogCaptureFixture,
+                                                 tmp_path: Path) -> None:
+    notifier = Notifier(ScheduleConfig(webhook_url="http://127.0.0.1:9/hook",
+                                       on_change_command=(sys.executable, "-c",
+                                                          "import sys; sys.exit(3)"),
+                                       on_change_timeout=5.0))
+    with caplog.at_level(logging.INFO, logger="archiver"):
+        notifier.notify(_result("deleted"))
+    events = [(r.levelname, getattr(r, "event", "")) for r in caplog.records]
+    assert ("WARNING", "post_status_changed") in events
+    assert ("ERROR", "webhook_failed") in events and ("ERROR", "command_failed") in events
+    assert "POST DELETED: twitter/20" in caplog.text
+
+
+def test_log_formats_and_progress_bar() -> None:
+    record = logging.LogRecord("archiver.run", logging.INFO, __file__, 1, "source:x ok", None,
+                               None)
+    record.event, record.fields = "run", {"job": "source:x", "captures": 3, "seconds": 1.5}
+    line = json.loads(JsonFormatter().format(record))
+    assert line["event"] == "run" and line["captures"] == 3 and line["level"] == "info"
+    assert line["time"].endswith("Z")
+    text = TextFormatter().format(record)
+    assert text.endswith("source:x ok  job=source:x captures=3 seconds=1.5")
+
+    bar = ProgressBar("world")
+    bar.start(3)
+    for _ in range(3):
+        bar.advance(_result("unchanged"))
+    assert bar.bar is not None and bar.bar.n == 3 and bar.bar.total == 3
+    bar.close()
+    assert bar.bar is None
