@@ -128,8 +128,8 @@ class ScheduleConfig:
     recapture_batch: int = 100
     #: a failed capture is retried after this long, doubling each time (up to a week)
     retry_after: str = "1h"
-    #: an article whose fetch failed this many times is given up (until its source says it
-    #: was updated)
+    #: an article whose fetch failed this many times waits a day before the next try
+    #: (doubling, up to 30 days), or until its source says it was updated
     article_attempts: int = 3
     #: a run that starts late still runs if it is at most this late ("" = however late)
     misfire_grace: str = ""
@@ -163,6 +163,23 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    #: address `archiver serve` listens on (keep loopback behind a TLS reverse proxy)
+    host: str = "127.0.0.1"
+    port: int = 8080
+    #: reading needs no token (only for an archive that is public anyway)
+    open_access: bool = False
+    #: rows per page in lists
+    page_size: int = 50
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"web.port = {self.port} is not a TCP port")
+        if not 1 <= self.page_size <= 500:
+            raise ConfigError("web.page_size must be between 1 and 500")
+
+
+@dataclass(frozen=True)
 class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
@@ -170,6 +187,7 @@ class Config:
     capture: CaptureConfig = field(default_factory=CaptureConfig)
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     source: str = "defaults"  # where the values came from, for messages
 
     @property

@@ -36,7 +36,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -54,11 +54,18 @@ from archiver.config import DEFAULT_CONFIG_FILE, Config, ScheduleConfig, parse_d
 from archiver.errors import ArchiverError, ConfigError, UsageError
 from archiver.models import CaptureResult
 from archiver.net import Http, utc_now
-from archiver.pipeline import ArchiveReport, Tracker, archive_async, recapture_async, validate_url
+from archiver.pipeline import ArchiveReport, archive_async, recapture_async, validate_url
 from archiver.recapture import NOTEWORTHY, Policy, describe_series
-from archiver.sources import SourceConfig, SourceEntry, list_entries, load_sources
-from archiver.store.index import Index, iso, new_id
+from archiver.sources import (
+    SourceConfig,
+    SourceEntry,
+    list_entries,
+    load_sources,
+    newest_first,
+)
+from archiver.store.index import ArticleState, Index, iso, new_id, parse_iso
 from archiver.store.lock import RunLock
+from archiver.store.schema import CaptureRow
 
 RECAPTURE_JOB = "recapture"
 SOURCE_PREFIX = "source:"
@@ -131,6 +138,10 @@ def setup_logging(fmt: str, verbose: bool = False, stream: Any = None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     root.propagate = False
+    library = logging.getLogger("apscheduler")  # its warnings, in the same format
+    library.handlers[:] = [handler]
+    library.setLevel(logging.WARNING)
+    library.propagate = False
 
 
 def _event(level: int, event: str, message: str, **fields: Any) -> None:
@@ -138,61 +149,62 @@ def _event(level: int, event: str, message: str, **fields: Any) -> None:
 
 
 # -- notifications ------------------------------------------------------------------------------
-def change_event(result: CaptureResult, state: str | None = None) -> dict[str, Any]:
+def change_event(row: CaptureRow, previous: CaptureRow | None) -> dict[str, Any]:
     """The JSON a webhook or command receives when a post's status changes."""
-    previous = result.previous
     return {
-        "event": "post_status_changed", "change": result.change, "state": state or result.change,
-        "platform": result.post.platform, "post_id": result.post.post_id,
-        "url": result.post.url, "author": result.data.author if result.data else
-        result.post.author,
-        "capture_id": result.capture_id, "captured_at": result.started_at,
-        "status": str(result.status), "reason": result.reason, "directory": result.directory,
-        "text": result.data.text if result.data else None,
+        "event": "post_status_changed", "change": row.change, "state": row.post.state,
+        "platform": row.post.platform, "post_id": row.post.post_id, "url": row.post.url,
+        "author": row.post.author, "capture_id": row.id, "captured_at": row.started_at,
+        "status": row.status, "reason": row.reason, "directory": row.directory,
+        "text": row.text,
         "previous": None if previous is None else {
-            "capture_id": previous[0], "status": previous[1], "text": previous[2]},
+            "capture_id": previous.id, "status": previous.status, "text": previous.text,
+            "captured_at": previous.started_at},
     }
 
 
 class Notifier:
-    """Tells the world about status changes: a WARNING line, a webhook, a command."""
+    """Sends a change to the configured webhook (JSON POST) and command (JSON on stdin)."""
 
     def __init__(self, schedule: ScheduleConfig, ca_bundle: str = "") -> None:
         self.schedule = schedule
         self.verify: bool | str = ca_bundle or True
 
-    def notify(self, result: CaptureResult) -> None:
-        event = change_event(result)
-        _event(logging.WARNING, "post_status_changed",
-               f"POST {str(result.change).upper()}: {result.post.platform}/"
-               f"{result.post.post_id}", url=result.post.url, capture=result.capture_id,
-               previous_status=event["previous"]["status"] if event["previous"] else None,
-               status=str(result.status))
+    def send(self, event: dict[str, Any]) -> bool:
+        """True when every configured target took it (nothing configured: True)."""
         body = json.dumps(event, ensure_ascii=False).encode("utf-8")
         timeout = self.schedule.on_change_timeout
+        ok = True
         if self.schedule.webhook_url:
             try:
                 answer = requests.post(self.schedule.webhook_url, data=body, timeout=timeout,
                                        headers={"Content-Type": "application/json"},
                                        verify=self.verify, allow_redirects=False)
                 if answer.status_code >= 300:
+                    ok = False
                     _event(logging.ERROR, "webhook_failed", f"webhook answered HTTP "
-                           f"{answer.status_code}", url=self.schedule.webhook_url)
+                           f"{answer.status_code}; will try again at the next run",
+                           url=self.schedule.webhook_url, capture=event.get("capture_id"))
             except requests.RequestException as exc:
-                _event(logging.ERROR, "webhook_failed", f"webhook failed: {exc}",
-                       url=self.schedule.webhook_url)
+                ok = False
+                _event(logging.ERROR, "webhook_failed", f"webhook failed: {exc}; will try "
+                       "again at the next run", url=self.schedule.webhook_url,
+                       capture=event.get("capture_id"))
         if self.schedule.on_change_command:
             argv = list(self.schedule.on_change_command)
             try:
                 done = subprocess.run(argv, input=body, capture_output=True, timeout=timeout,
                                       check=False)
                 if done.returncode != 0:
+                    ok = False
                     _event(logging.ERROR, "command_failed", f"on_change_command exited "
                            f"{done.returncode}: {done.stderr.decode(errors='replace')[-300:]}",
-                           command=argv[0])
+                           command=argv[0], capture=event.get("capture_id"))
             except (OSError, subprocess.SubprocessError) as exc:
+                ok = False
                 _event(logging.ERROR, "command_failed", f"on_change_command failed: {exc}",
-                       command=argv[0])
+                       command=argv[0], capture=event.get("capture_id"))
+        return ok
 
 
 # -- progress -----------------------------------------------------------------------------------
@@ -222,6 +234,26 @@ class ProgressBar:
             self.bar = None
 
 
+class _RunTracker:
+    """What a run's captures report to: the progress bar, and the change announcer."""
+
+    def __init__(self, runner: Runner, bar: ProgressBar | None) -> None:
+        self.runner, self.bar = runner, bar
+
+    def start(self, total: int) -> None:
+        if self.bar is not None:
+            self.bar.start(total)
+
+    def advance(self, result: CaptureResult) -> None:
+        if self.bar is not None:
+            self.bar.advance(result)
+        self.runner.changed(result)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 # -- the runner: what a job does ----------------------------------------------------------------
 @dataclass
 class RunSummary:
@@ -247,6 +279,8 @@ class Runner:
         self._browser = browser
         self._own_browser = browser is None
         self._work = asyncio.Lock()
+        self._announcing = asyncio.Lock()
+        self._sending: set[asyncio.Task[Any]] = set()
         self.active: set[asyncio.Task[Any]] = set()
 
     async def browser(self) -> BrowserSession:
@@ -271,24 +305,34 @@ class Runner:
             self._browser = None
 
     async def run_job(self, job: str) -> RunSummary:
+        """Run a job: recorded as queued at once (so a crash while it waits for the work
+        lock is seen at the next start), then run when no other job is working."""
         task = asyncio.current_task()
         if task is not None:
             self.active.add(task)
+        run_id = new_id()
         try:
+            index = Index(self.config.storage.effective_database_url)
+            try:
+                index.begin_run(run_id, job, "queued")
+            finally:
+                index.close()
             async with self._work:
-                return await self._run(job)
+                return await self._run(job, run_id)
         finally:
             if task is not None:
                 self.active.discard(task)
 
-    async def _run(self, job: str) -> RunSummary:
-        run_id, t0 = new_id(), time.monotonic()
+    async def _run(self, job: str, run_id: str) -> RunSummary:
+        t0 = time.monotonic()
         summary = RunSummary(job, run_id, "ok")
         index = Index(self.config.storage.effective_database_url)
         try:
-            index.begin_run(run_id, job)
+            index.set_run_status(run_id, "running")
             try:
-                if job == RECAPTURE_JOB:
+                if self.stop.is_set():  # asked to stop while it waited: start nothing
+                    summary.status = "stopped"
+                elif job == RECAPTURE_JOB:
                     await self._recapture(summary)
                 elif job in self.sources:
                     await self._source(self.sources[job], summary)
@@ -319,20 +363,62 @@ class Runner:
             _event(logging.DEBUG, "note", note, job=job, run=run_id)
         return summary
 
-    def _tracker(self, label: str) -> Tracker | None:
-        return ProgressBar(label) if self.interactive else None
+    # -- announcing changes: logged at once, sent through the outbox ----------------------
+    def changed(self, result: CaptureResult) -> None:
+        """A capture finished: a noteworthy change is logged now and sent in the
+        background (the index is the outbox, so nothing is lost if sending fails)."""
+        if result.change not in NOTEWORTHY:
+            return
+        previous = result.previous
+        _event(logging.WARNING, "post_status_changed",
+               f"POST {str(result.change).upper()}: {result.post.platform}/"
+               f"{result.post.post_id}", url=result.post.url, capture=result.capture_id,
+               previous_status=previous[1] if previous else None, status=str(result.status))
+        self._sending.add(asyncio.get_running_loop().create_task(self.announce()))
+
+    async def announce(self) -> int:
+        """Send every change not sent yet (webhook and/or command); returns how many."""
+        async with self._announcing:
+            sent = await asyncio.to_thread(self._send_pending)
+        return sent
+
+    def _send_pending(self) -> int:
+        index = Index(self.config.storage.effective_database_url)
+        sent = 0
+        try:
+            for row in index.unannounced_changes():
+                event = change_event(row, index.previous_completed(row))
+                if self.notifier.send(event):
+                    index.mark_announced(row.id)
+                    sent += 1
+        finally:
+            index.close()
+        return sent
+
+    async def settle(self, timeout: float) -> None:
+        """Wait (at most `timeout` s) for the announcements under way."""
+        pending = [t for t in self._sending if not t.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+        self._sending = {t for t in self._sending if not t.done()}
+
+    def _tracker(self, label: str) -> _RunTracker:
+        return _RunTracker(self, ProgressBar(label) if self.interactive else None)
 
     def _progress(self, message: str) -> None:
         _event(logging.DEBUG, "progress", message)
 
     async def _source(self, source: SourceConfig, summary: RunSummary) -> None:
         http = Http(self.config.network)
-        try:
-            listing = await asyncio.to_thread(list_entries, source, http)
+        try:  # the limit applies to what is new, after seen articles are left out
+            listing = await asyncio.to_thread(list_entries, replace(source, max_articles=0),
+                                              http)
         finally:
             http.close()
         summary.notes.extend(listing.notes)
         entries = _valid(listing.entries, summary.notes)
+        if source.max_articles:
+            entries = newest_first(entries)
         index = Index(self.config.storage.effective_database_url)
         try:
             todo, counts = select_articles(index, source, entries,
@@ -347,16 +433,15 @@ class Runner:
                                              skip_captured=True, stop=self.stop,
                                              tracker=tracker)
             finally:
-                if isinstance(tracker, ProgressBar):
-                    tracker.close()
+                tracker.close()
             by_url = {e.url: e for e in todo}
             for outcome in report.articles:
                 entry = by_url.get(outcome.url)
                 index.note_article_source(outcome.url, source.name,
-                                          entry.updated if entry and outcome.status != "failed"
-                                          else None)
+                                          entry.updated if entry else None)
         finally:
             index.close()
+        await self.settle(self.config.schedule.on_change_timeout * 2)
         summary.counts.update({
             "articles_fetched": len(report.articles),
             "articles_failed": sum(1 for a in report.articles if a.status == "failed"),
@@ -373,8 +458,8 @@ class Runner:
                                            tracker=tracker) \
                 if await asyncio.to_thread(self._anything_due) else None
         finally:
-            if isinstance(tracker, ProgressBar):
-                tracker.close()
+            tracker.close()
+        await self.settle(self.config.schedule.on_change_timeout * 2)
         if report is None:
             summary.counts.update({"captures": 0, "completed": 0, "failed": 0, "changes": 0})
             return
@@ -396,8 +481,6 @@ class Runner:
             "completed": sum(1 for c in report.captures if c.status.completed),
             "failed": sum(1 for c in report.captures if not c.status.completed),
             "changes": len(changes), "left_for_later": len(report.pending)})
-        for result in changes:
-            self.notifier.notify(result)
         for c in report.captures:
             if not c.status.completed:
                 _event(logging.WARNING, "capture_failed", f"capture failed: "
@@ -418,32 +501,48 @@ def _valid(entries: Sequence[SourceEntry], notes: list[str]) -> list[SourceEntry
 
 
 def select_articles(index: Index, source: SourceConfig, entries: Sequence[SourceEntry],
-                    attempts: int) -> tuple[list[SourceEntry], dict[str, int]]:
-    """Which listed articles to fetch: new ones; seen ones whose source says they were
-    updated since (or every time, for a single page, to see its embeds change); not those
-    whose fetch failed `attempts` times, until their source says they were updated."""
+                    attempts: int, now: datetime | None = None
+                    ) -> tuple[list[SourceEntry], dict[str, int]]:
+    """Which listed articles to fetch, at most `source.max_articles` (newest first): new
+    ones; seen ones whose source says they were updated since (every time, for a single
+    page, to see its embeds change). An article whose fetch failed `attempts` times waits
+    a day before the next try, doubling each time (up to 30 days), unless its source says
+    it was updated."""
+    moment = now or datetime.now(UTC)
     states = index.article_states([e.url for e in entries])
     todo: list[SourceEntry] = []
     counts = {"articles_listed": len(entries), "articles_new": 0, "articles_rechecked": 0,
-              "articles_seen": 0, "articles_given_up": 0}
+              "articles_seen": 0, "articles_given_up": 0, "articles_left_for_later": 0}
     for entry in entries:
         state = states.get(entry.url)
         newer = bool(entry.updated and state and state.source_updated
                      and entry.updated > state.source_updated)
         if state is None or state.archived_at is None:
-            if state is not None and state.failed_fetches >= attempts and not newer:
+            if state is not None and state.failed_fetches >= attempts and not newer \
+                    and not _retry_due(state, attempts, moment):
                 counts["articles_given_up"] += 1
                 continue
-            counts["articles_new"] += 1
-            todo.append(entry)
+            kind = "articles_new"
         elif newer or source.kind == "page":
-            counts["articles_rechecked"] += 1
-            todo.append(entry)
+            kind = "articles_rechecked"
         else:
             counts["articles_seen"] += 1
             if entry.updated and not state.source_updated:
                 index.note_article_source(entry.url, source.name, entry.updated)
+            continue
+        if source.max_articles and len(todo) >= source.max_articles:
+            counts["articles_left_for_later"] += 1
+            continue
+        counts[kind] += 1
+        todo.append(entry)
     return todo, counts
+
+
+def _retry_due(state: ArticleState, attempts: int, now: datetime) -> bool:
+    if not state.last_fetched:
+        return True
+    wait = timedelta(days=1) * (1 << min(state.failed_fetches - attempts, 5))
+    return parse_iso(state.last_fetched) + min(wait, timedelta(days=30)) <= now
 
 
 # -- the job store ------------------------------------------------------------------------------
@@ -548,15 +647,38 @@ async def run_once(config: Config, sources: Sequence[SourceConfig], *,
                       or (j.id == RECAPTURE_JOB and posts_due)),
                      key=lambda j: _job_order(j.id))
         _RUNNER = runner
+        if await runner.announce():
+            _event(logging.INFO, "announced", "sent changes an earlier run had not sent")
         if not due:
             upcoming = [j.next_run_time for j in scheduler.get_jobs() if j.next_run_time]
             _event(logging.INFO, "idle", "no job is due" + (
                 f"; the next is due at {iso(min(upcoming))}" if upcoming else ""))
-        for job in due:
-            if runner.stop.is_set():
-                break
-            scheduler.modify_job(job.id, next_run_time=_next_fire(job.trigger, now))
-            summaries.append(await runner.run_job(job.id))
+        grace = parse_duration(config.schedule.misfire_grace) \
+            if config.schedule.misfire_grace else None
+        watcher = asyncio.get_running_loop().create_task(
+            _abandon_after_grace(runner, config.schedule.stop_grace))
+        try:
+            for job in due:
+                if runner.stop.is_set():
+                    break
+                scheduler.modify_job(job.id, next_run_time=_next_fire(job.trigger, now))
+                if grace is not None and job.next_run_time is not None \
+                        and job.next_run_time + grace < now and job.id != RECAPTURE_JOB:
+                    _event(logging.WARNING, "missed", f"{job.id} was due at "
+                           f"{iso(job.next_run_time)}, later than schedule.misfire_grace "
+                           "allows: skipped until its next time", job=job.id)
+                    continue
+                task = asyncio.get_running_loop().create_task(runner.run_job(job.id))
+                try:
+                    summaries.append(await task)
+                except asyncio.CancelledError:
+                    if not task.cancelled():
+                        raise
+                    summaries.append(RunSummary(job.id, "", "stopped", error="abandoned "
+                                                "after the stop grace period"))
+                    break
+        finally:
+            watcher.cancel()
         return summaries
     finally:
         _RUNNER = None
@@ -564,6 +686,18 @@ async def run_once(config: Config, sources: Sequence[SourceConfig], *,
         await runner.close()
         index.close()
         lock.release()
+
+
+async def _abandon_after_grace(runner: Runner, grace: float) -> None:
+    """Once asked to stop, give the work in flight `grace` seconds, then cancel it."""
+    await runner.stop.wait()
+    await asyncio.sleep(grace)
+    late = list(runner.active)
+    for task in late:
+        task.cancel()
+    if late:
+        _event(logging.WARNING, "abandoned", f"abandoned {len(late)} run(s) still working "
+               "after the grace period (recorded as interrupted)")
 
 
 def _next_fire(trigger: BaseTrigger, now: datetime) -> datetime | None:
@@ -604,6 +738,8 @@ async def serve(config: Config, sources: Sequence[SourceConfig], stop: asyncio.E
         scheduler.resume()
         _event(logging.INFO, "started", f"scheduler running {len(scheduler.get_jobs())} "
                "job(s)", jobs=[j.id for j in scheduler.get_jobs()])
+        if await runner.announce():
+            _event(logging.INFO, "announced", "sent changes an earlier run had not sent")
         await stop.wait()
         _event(logging.INFO, "stopping", "stopping: no new work starts; waiting for the "
                "captures in flight", grace_s=config.schedule.stop_grace)

@@ -348,7 +348,7 @@ def _pick_children(children: list[SourceEntry], cutoff: datetime | None,
     if len(kept) > MAX_CHILD_SITEMAPS:
         notes.append(f"the sitemap index lists {len(kept)} child sitemaps: read the "
                      f"{MAX_CHILD_SITEMAPS} most recently modified (undated ones last)")
-        kept = _newest_first(kept)[:MAX_CHILD_SITEMAPS]
+        kept = newest_first(kept)[:MAX_CHILD_SITEMAPS]
     return kept
 
 
@@ -371,11 +371,11 @@ def _finish(entries: list[SourceEntry], cutoff: datetime | None, limit: int,
         kept.append(entry if url == entry.url else replace(entry, url=url))
     notes.extend(bad.done())
     if limit > 0:
-        kept = _newest_first(kept)[:limit]
+        kept = newest_first(kept)[:limit]
     return kept
 
 
-def _newest_first(entries: list[SourceEntry]) -> list[SourceEntry]:
+def newest_first(entries: list[SourceEntry]) -> list[SourceEntry]:
     """Dated entries newest first, then the undated ones; equal dates keep their order."""
     dated = [(when, e) for e in entries if (when := _when(e)) is not None]
     dated.sort(key=lambda pair: pair[0], reverse=True)  # reverse=True keeps sort stability

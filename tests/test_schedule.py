@@ -341,10 +341,13 @@ def test_sitemap_index_newest_first_and_lastmod_rechecks(
                         'max_articles = 2\nsince = "2026-11-21"\n')[0]
     cfg = sched_config(config, tmp_path)
     run = once(browser_loop, cfg, [src])["source:world"]
-    assert run.counts["articles_listed"] == 2 and run.counts["completed"] == 2
-    assert sorted(completed_by_post(cfg)) == sorted(ids[2:4])
+    assert run.counts["articles_listed"] == 3  # S0 is older than `since`
+    assert run.counts["articles_new"] == 2 and run.counts["articles_left_for_later"] == 1
+    assert run.counts["completed"] == 2
+    assert sorted(completed_by_post(cfg)) == sorted(ids[2:4])  # the newest two
 
-    # S3 gains an embed and its <lastmod> moves: only S3 is fetched again
+    # S3 gains an embed and its <lastmod> moves: S3 is fetched again, and S1, left for
+    # later by the limit, is fetched now
     fake_platform.serve(f"{NEWS}/s/3", article("S3", [ids[3], ids[4]]))
     items[3] = replace(items[3], updated=base + timedelta(days=4))
     fake_platform.serve(parts[1], sitemap(items[2:], news=True), "application/xml")
@@ -352,9 +355,11 @@ def test_sitemap_index_newest_first_and_lastmod_rechecks(
     fake_platform.reset_log()
     run = once(browser_loop, cfg, [src])["source:world"]
     assert run.counts["articles_rechecked"] == 1 and run.counts["articles_changed"] == 1
-    assert run.counts["captures"] == 1
-    assert fake_platform.count("news.example.org", "/s/") == 1
-    assert sorted(completed_by_post(cfg)) == sorted(ids[2:5])
+    assert run.counts["articles_new"] == 1 and run.counts["articles_left_for_later"] == 0
+    assert run.counts["captures"] == 2 and run.counts["posts_already_captured"] == 1
+    assert fake_platform.count("news.example.org", "/s/") == 2
+    assert fake_platform.count("news.example.org", "/s/2") == 0
+    assert sorted(completed_by_post(cfg)) == sorted(ids[1:5])
 
 
 def test_failing_feed_is_a_failed_run_and_articles_are_given_up(
@@ -390,6 +395,19 @@ def test_select_articles_rechecks_updated_entries(tmp_path: Path) -> None:
     newer = replace(old, updated="2026-11-02T00:00:00Z")
     todo, counts = select_articles(index, src, [newer], 3)
     assert todo == [newer] and counts["articles_rechecked"] == 1
+
+    # an article that failed `attempts` times waits a day, or until its entry is updated
+    bad = SourceEntry("https://n.example/down", updated="2026-11-01T00:00:00Z")
+    for _ in range(2):
+        index.record_article(bad.url, exchange=None, status="failed", error="HTTP 503",
+                             directory=None, body_sha256=None)
+    index.note_article_source(bad.url, "world", bad.updated)
+    todo, counts = select_articles(index, src, [bad], 2)
+    assert todo == [] and counts["articles_given_up"] == 1
+    tomorrow = datetime.now(UTC) + timedelta(days=1, minutes=1)
+    assert select_articles(index, src, [bad], 2, now=tomorrow)[0] == [bad]
+    moved = replace(bad, updated="2026-11-03T00:00:00Z")
+    assert select_articles(index, src, [moved], 2)[0] == [moved]
     index.close()
 
 
@@ -413,8 +431,20 @@ def test_job_store_survives_restarts(tmp_path: Path, config: Config) -> None:
     assert first["source:world"] is not None
     assert first["source:world"] <= datetime.now(UTC)  # new: runs at once
     assert asyncio.run(sync([src])) == first  # a restart changes nothing
-    changed = asyncio.run(sync([feed_source(every="2h")]))
-    assert changed["source:world"] == first["source:world"]  # never later than it was due
+
+    async def ran(at: datetime) -> None:  # as after a run: next time in an hour
+        scheduler = make_scheduler(index, cfg.schedule)
+        scheduler.start(paused=True)
+        scheduler.modify_job("source:world", next_run_time=at)
+        scheduler.shutdown(wait=False)
+
+    in_an_hour = datetime.now(UTC) + timedelta(hours=1)
+    asyncio.run(ran(in_an_hour))
+    assert asyncio.run(sync([src]))["source:world"] == in_an_hour
+    # a longer interval never pushes a due run later; a shorter one brings it forward
+    assert asyncio.run(sync([feed_source(every="2h")]))["source:world"] == in_an_hour
+    sooner = asyncio.run(sync([feed_source(every="10m")]))["source:world"]
+    assert sooner is not None and sooner < datetime.now(UTC) + timedelta(minutes=11)
     assert set(asyncio.run(sync([]))) == {RECAPTURE_JOB}
     index.close()
 
@@ -426,18 +456,45 @@ def _result(change: str) -> CaptureResult:
                          change=change, previous=("c0", "live", "just setting up my twttr"))
 
 
-def test_notifier_failures_are_logged_not_raised(caplog: pytest.LogCaptureFixture,
-                                                 tmp_path: Path) -> None:
+def test_notifier_failures_are_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
     notifier = Notifier(ScheduleConfig(webhook_url="http://127.0.0.1:9/hook",
                                        on_change_command=(sys.executable, "-c",
                                                           "import sys; sys.exit(3)"),
                                        on_change_timeout=5.0))
     with caplog.at_level(logging.INFO, logger="archiver"):
-        notifier.notify(_result("deleted"))
+        assert notifier.send({"capture_id": "c1", "change": "deleted"}) is False
     events = [(r.levelname, getattr(r, "event", "")) for r in caplog.records]
-    assert ("WARNING", "post_status_changed") in events
     assert ("ERROR", "webhook_failed") in events and ("ERROR", "command_failed") in events
-    assert "POST DELETED: twitter/20" in caplog.text
+    assert Notifier(ScheduleConfig()).send({"capture_id": "c1"}) is True  # nothing to send
+
+
+def test_changes_wait_in_the_outbox_until_sent(browser_loop: LoopThread, config: Config,
+                                                fake_platform: FakePlatform, tmp_path: Path,
+                                                hook: Hook,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    tweet = add_tweet(fake_platform, 8, "The airport is closed.")
+    publish(fake_platform, {"/world/airport": [tweet]})
+    down = sched_config(config, tmp_path, webhook_url="http://127.0.0.1:9/hook")
+    once(browser_loop, down, [feed_source()])
+    fake_platform.tweets.edit(tweet, "The airport has reopened.")
+    time_passes(browser_loop, down, timedelta(hours=1, minutes=1))
+    with caplog.at_level(logging.INFO, logger="archiver"):
+        assert once(browser_loop, down, [feed_source()])[RECAPTURE_JOB].counts["changes"] == 1
+    assert "POST EDITED" in caplog.text and "webhook failed" in caplog.text
+    index = Index(down.storage.effective_database_url)
+    try:
+        [pending] = index.unannounced_changes()
+        assert pending.change == "edited"
+    finally:
+        index.close()
+
+    # the webhook is back: the next run (even with no job due) sends it, once
+    up = replace(down, schedule=replace(down.schedule, webhook_url=hook.url))
+    assert once(browser_loop, up, [feed_source()]) == {}
+    assert [(b["change"], b["text"], b["previous"]["text"]) for b in hook.bodies] == [
+        ("edited", "The airport has reopened.", "The airport is closed.")]
+    once(browser_loop, up, [feed_source()])
+    assert len(hook.bodies) == 1
 
 
 def test_log_formats_and_progress_bar() -> None:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -153,9 +154,16 @@ def test_kill_9_mid_capture_then_restart(procs: Procs, run_config: Path,
     assert runs_logged and all("seconds" in e and "status" in e for e in runs_logged)
 
 
+def lock_holder(config: Path) -> dict[str, str] | None:
+    from archiver.store.lock import RunLock
+
+    return RunLock(config.parent / "data", "test").holder()
+
+
 def test_two_overlapping_once_runs_capture_each_post_once(procs: Procs, run_config: Path,
                                                           three_articles: list[str]) -> None:
     a = procs.start("run", "--once", "--json")
+    wait_for(lambda: lock_holder(run_config), 60, "the first run to hold the lock")
     b = procs.start("run", "--once", "--json")
     outs = []
     for n, proc in enumerate((a, b)):
@@ -163,11 +171,16 @@ def test_two_overlapping_once_runs_capture_each_post_once(procs: Procs, run_conf
         assert proc.returncode == 0, procs.log(n)
         assert "database is locked" not in procs.log(n)
         outs.append(json.loads(out))
-    ran = [o for o in outs if not o["skipped"]]
-    assert ran, outs
+    assert [o["skipped"] for o in outs] == [False, True], outs
+    assert "another run holds the lock" in procs.log(1)
     assert completed(run_config) == {i: 1 for i in three_articles}
     fetches = query(run_config, "SELECT count(*) FROM article_fetches")
     assert fetches == [(3,)]
+
+    # right after, a third run finds nothing due and does nothing
+    c = procs.cli("run", "--once", "--json")
+    assert c.returncode == 0 and json.loads(c.stdout) == {"skipped": False, "runs": []}
+    assert completed(run_config) == {i: 1 for i in three_articles}
 
     status = json.loads(procs.cli("status", "--json").stdout)
     [job] = [j for j in status["jobs"] if j["job"] == "source:world"]
@@ -188,9 +201,11 @@ def test_sigterm_mid_capture_and_once_during_run(procs: Procs, run_config: Path,
     assert statuses <= {"live", "failed"}, statuses
     # the capture in flight finished (or was abandoned); no new one started after the
     # signal, and the posts not captured stay due for the next run
-    assert sum(completed(run_config).values()) < 3
-    due = query(run_config, "SELECT count(*) FROM posts WHERE next_check IS NOT NULL")
-    assert due == [(3,)]
+    done = completed(run_config)
+    assert len(done) < 3
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    waiting = query(run_config, f"SELECT post_id FROM posts WHERE next_check <= '{now}'")
+    assert sorted(i for (i,) in waiting) == sorted(set(three_articles) - set(done))
     assert "stopping" in procs.log(0) and "scheduler stopped" in procs.log(0)
     verified = procs.cli("verify", "--all")
     assert verified.returncode == 0, verified.stdout

@@ -83,7 +83,7 @@ async def capture_post(env: CaptureEnv, post: PostRef,
         if not storing:  # else the worker thread may still commit; reconcile will settle it
             env.index.finish_capture(CaptureResult(
                 capture_id, post, CaptureStatus.FAILED, "interrupted before the capture "
-                "finished", started, utc_now(), None, None), env.run_id)
+                "finished", started, utc_now(), None, None), env.run_id, interrupted=True)
         raise
     except ArchiverError as exc:
         if not exc.expected:

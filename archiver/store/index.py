@@ -42,6 +42,14 @@ from archiver.store.schema import (
 )
 
 COMPLETED = ("live", "deleted", "unavailable")
+#: (table, column) -> SQL run once when a migration adds the column (one parameter: now)
+BACKFILL = {
+    # posts indexed before re-captures existed are due for one at the next run
+    ("posts", "next_check"): "UPDATE posts SET next_check = ? WHERE next_check IS NULL",
+    # articles fetched before "seen" existed are seen
+    ("articles", "archived_at"): "UPDATE articles SET archived_at = COALESCE(last_fetched, ?) "
+                                 "WHERE last_status != 'failed'",
+}
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,7 @@ class ArticleState:
     archived_at: str | None
     source_updated: str | None
     failed_fetches: int
+    last_fetched: str | None = None
 
 
 def iso(moment: datetime) -> str:
@@ -78,8 +87,20 @@ def new_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
+def _start_ticks(pid: int) -> str:
+    """The process's start time in clock ticks since boot ("" where /proc is missing): with
+    the pid it names one process, even after the pid is reused (containers restart as 1)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    fields = stat[stat.rfind(")") + 2:].split()
+    return fields[19] if len(fields) > 19 else ""
+
+
 def run_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """"host:pid:start" of this process, recorded on rows it is working on."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_start_ticks(os.getpid())}"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -115,7 +136,8 @@ class Index:
         self.engine.dispose()
 
     def _add_missing_columns(self) -> None:
-        """Additive migrations: a nullable column a newer schema added is added in place."""
+        """Additive migrations: a nullable column a newer schema added is added in place,
+        and filled where older rows imply a value (BACKFILL)."""
         inspector = inspect(self.engine)
         with self.engine.begin() as conn:
             for table in Base.metadata.sorted_tables:
@@ -125,6 +147,9 @@ class Index:
                         kind = column.type.compile(dialect=self.engine.dialect)
                         conn.exec_driver_sql(
                             f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
+                        fill = BACKFILL.get((table.name, column.name))
+                        if fill:
+                            conn.exec_driver_sql(fill, (utc_now(),))
                 for index in table.indexes:
                     index.create(conn, checkfirst=True)
 
@@ -250,8 +275,8 @@ class Index:
                              status="in_progress", started_at=started_at, directory=directory,
                              owner=run_owner()))
 
-    def finish_capture(self, result: CaptureResult, run_id: str | None = None
-                       ) -> Change | None:
+    def finish_capture(self, result: CaptureResult, run_id: str | None = None,
+                       interrupted: bool = False) -> Change | None:
         """Close a capture: its row, its artifacts, and the post's state and next check.
         Returns the comparison with the previous completed capture (None unless completed)."""
         with self.session() as s:
@@ -281,6 +306,9 @@ class Index:
             if result.data and result.data.author and not post.author:
                 post.author = result.data.author
                 post.url = result.post.url
+            if interrupted:  # not the site's fault: due again at once
+                post.next_check = utc_now()
+                return None
             return self._schedule_next(s, post, row)
 
     def _schedule_next(self, s: Session, post: PostRow, row: CaptureRow) -> Change | None:
@@ -359,13 +387,13 @@ class Index:
         touched: list[tuple[str, bool]] = []
         with self.session() as s:
             for row in s.scalars(select(CaptureRow).where(CaptureRow.status == "in_progress")):
-                if row.owner == me or _owner_alive(row.owner or "", row.started_at,
+                if row.owner == me or owner_alive(row.owner or "", row.started_at,
                                                    stale_after):
                     continue
-                touched.append((row.id, self._close_orphan(row, data_dir)))
+                touched.append((row.id, self._close_orphan(s, row, data_dir)))
         return touched
 
-    def _close_orphan(self, row: CaptureRow, data_dir: Path) -> bool:
+    def _close_orphan(self, session: Session, row: CaptureRow, data_dir: Path) -> bool:
         row.owner = None
         try:
             root = inside(data_dir, row.directory)
@@ -377,6 +405,23 @@ class Index:
                 row.reason = status.get("reason")
                 row.finished_at = when.get("finished")
                 row.manifest_sha256 = sha256_file(root / MANIFEST)
+                data = manifest.get("post_data")
+                row.text = data.get("text") if isinstance(data, dict) else None
+                listed = manifest.get("artifacts")
+                for a in listed if isinstance(listed, list) else []:
+                    if isinstance(a, dict) and a.get("name") and a.get("sha256"):
+                        session.add(ArtifactRow(
+                            capture_id=row.id, name=str(a["name"]), sha256=str(a["sha256"]),
+                            size=int(a.get("size") or 0),
+                            media_type=str(a.get("media_type") or "application/octet-stream"),
+                            role=str(a.get("role") or "")))
+                post = session.get(PostRow, row.post_row_id)
+                if post is not None:
+                    if row.status in COMPLETED or post.last_status is None:
+                        post.last_status = row.status
+                    post.last_captured = row.finished_at
+                    session.flush()
+                    self._schedule_next(session, post, row)
                 return True
         except StoreError as exc:
             row.status, row.reason = "abandoned", f"left in progress, unreadable: {exc}"
@@ -386,6 +431,9 @@ class Index:
         row.reason = "the process capturing this post stopped before it finished"
         row.finished_at = utc_now()
         row.directory = None
+        post = session.get(PostRow, row.post_row_id)
+        if post is not None:  # due again at once, without counting as a failure
+            post.next_check = utc_now()
         return False
 
     # -- queries -------------------------------------------------------------------------
@@ -446,9 +494,9 @@ class Index:
                                  ArticleFetchRow.status == "failed")
                           .scalar_subquery())
                 q = select(ArticleRow.url, ArticleRow.archived_at, ArticleRow.source_updated,
-                           failed).where(ArticleRow.url.in_(chunk))
-                for url, archived, updated, n in s.execute(q):
-                    out[url] = ArticleState(url, archived, updated, int(n or 0))
+                           failed, ArticleRow.last_fetched).where(ArticleRow.url.in_(chunk))
+                for url, archived, updated, n, fetched in s.execute(q):
+                    out[url] = ArticleState(url, archived, updated, int(n or 0), fetched)
         return out
 
     def note_article_source(self, url: str, source: str, updated: str | None) -> None:
@@ -506,10 +554,41 @@ class Index:
                  .order_by(CaptureRow.started_at.desc()).limit(limit))
             return list(s.scalars(q))
 
-    def begin_run(self, run_id: str, job: str) -> None:
+    def unannounced_changes(self, limit: int = 100) -> list[CaptureRow]:
+        """Captures that changed their post's status and were not announced yet, oldest
+        first (the notification outbox: survives crashes and failed webhooks)."""
         with self.session() as s:
-            s.add(RunRow(id=run_id, job=job, started_at=utc_now(), status="running",
+            q = (select(CaptureRow)
+                 .where(CaptureRow.change.in_(("edited", "deleted", "unavailable", "restored")),
+                        CaptureRow.notified_at.is_(None))
+                 .options(selectinload(CaptureRow.post))
+                 .order_by(CaptureRow.started_at).limit(limit))
+            return list(s.scalars(q))
+
+    def previous_completed(self, row: CaptureRow) -> CaptureRow | None:
+        """The post's completed capture before `row`."""
+        with self.session() as s:
+            return s.scalar(select(CaptureRow).where(
+                CaptureRow.post_row_id == row.post_row_id, CaptureRow.status.in_(COMPLETED),
+                CaptureRow.started_at < row.started_at)
+                .order_by(CaptureRow.started_at.desc()).limit(1))
+
+    def mark_announced(self, capture_id: str) -> None:
+        with self.session() as s:
+            row = s.get(CaptureRow, capture_id)
+            if row is not None:
+                row.notified_at = utc_now()
+
+    def begin_run(self, run_id: str, job: str, status: str = "running") -> None:
+        with self.session() as s:
+            s.add(RunRow(id=run_id, job=job, started_at=utc_now(), status=status,
                          owner=run_owner()))
+
+    def set_run_status(self, run_id: str, status: str) -> None:
+        with self.session() as s:
+            row = s.get(RunRow, run_id)
+            if row is not None:
+                row.status = status
 
     def finish_run(self, run_id: str, status: str, summary: dict[str, Any],
                    error: str | None = None) -> None:
@@ -521,15 +600,19 @@ class Index:
                 row.finished_at = utc_now()
 
     def reconcile_runs(self) -> list[str]:
-        """Mark runs whose process is gone as interrupted; returns their job names."""
+        """Mark runs (queued or running) whose process is gone as interrupted; returns the
+        jobs to run again: those, and those whose latest run was stopped by a signal."""
         jobs: list[str] = []
         with self.session() as s:
-            for row in s.scalars(select(RunRow).where(RunRow.status == "running")):
-                if _owner_alive(row.owner or "", row.started_at, timedelta(hours=6)):
+            for row in s.scalars(select(RunRow).where(RunRow.status.in_(("queued",
+                                                                           "running")))):
+                if owner_alive(row.owner or "", row.started_at, timedelta(hours=6)):
                     continue
                 row.status, row.owner, row.finished_at = "interrupted", None, utc_now()
                 row.error = "the process running it stopped before it finished"
                 jobs.append(row.job)
+        jobs += [job for job, run in self.last_runs().items()
+                 if run.status == "stopped" and job not in jobs]
         return jobs
 
     def last_runs(self) -> dict[str, RunRow]:
@@ -553,12 +636,21 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
         yield items[start:start + size]
 
 
-def _owner_alive(owner: str, started_at: str, stale_after: timedelta) -> bool:
-    """Whether the "host:pid" that owns a row may still be working on it: on this host,
-    while the pid lives; elsewhere (a shared index), until `stale_after` has passed."""
-    host, _, pid = owner.rpartition(":")
+def owner_alive(owner: str, started_at: str | None = None,
+                stale_after: timedelta = timedelta(hours=6)) -> bool:
+    """Whether the "host:pid:start" that owns a row may still be working on it: on this
+    host, while that process lives (same pid and start time); elsewhere (a shared index),
+    until `stale_after` has passed since `started_at`."""
+    parts = owner.rsplit(":", 2)
+    if len(parts) == 3 and not parts[1].isdigit():  # an older "host:pid"
+        parts = [owner.rpartition(":")[0], owner.rpartition(":")[2], ""]
+    host, pid, start = [*parts, "", ""][:3]
     if host == socket.gethostname():
-        return pid.isdigit() and _pid_alive(int(pid))
+        if not pid.isdigit() or not _pid_alive(int(pid)):
+            return False
+        return not start or start == _start_ticks(int(pid))
+    if started_at is None:
+        return True
     cutoff = datetime.now(UTC) - stale_after
     return parse_iso(started_at) > cutoff
 

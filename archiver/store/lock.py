@@ -18,7 +18,7 @@ from types import TracebackType
 
 from archiver.errors import StoreError
 from archiver.net import utc_now
-from archiver.store.index import run_owner
+from archiver.store.index import owner_alive, run_owner
 
 LOCK_NAME = "run.lock"
 
@@ -64,20 +64,18 @@ class RunLock:
             os.close(fd)
 
     def holder(self) -> dict[str, str] | None:
-        """Who holds the lock (owner, purpose, since), or None when it is free."""
+        """Who holds the lock (owner, purpose, since), or None when it is free. Read from
+        the lock file, never by taking the lock, so asking cannot make a run skip."""
         if self._fd is not None:
             return {"owner": run_owner(), "purpose": self.purpose}
-        if not self.path.exists():
-            return None
-        probe = RunLock(self.path.parent, "probe")
-        if probe.try_acquire():
-            probe.release()
-            return None
         try:
             loaded = json.loads(self.path.read_text(encoding="utf-8") or "{}")
         except (OSError, ValueError):
-            loaded = {}
-        return {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
+            return None
+        if not isinstance(loaded, dict) or not loaded.get("owner") \
+                or not owner_alive(str(loaded["owner"])):
+            return None  # free, or left behind by a process that is gone (kill -9)
+        return {str(k): str(v) for k, v in loaded.items()}
 
     def __enter__(self) -> RunLock:
         return self

@@ -4,6 +4,7 @@ articles 1-n article_fetches        every fetch of an article, with its stored r
 articles n-m posts through embeds   an embed is one occurrence of a post in an article
 posts    1-n captures 1-n artifacts each capture directory and its files
 runs                                every run of a scheduled job (sources, re-captures)
+tokens                              hashed reading tokens of the web view and API
 scheduler_jobs                      APScheduler's job store (created by APScheduler)
 """
 
@@ -137,6 +138,8 @@ class CaptureRow(Base):
     #: against the post's previous completed capture: first | unchanged | edited | deleted
     #: | unavailable | restored (null for failed or abandoned captures)
     change: Mapped[str | None] = mapped_column(String(16), index=True)
+    #: when a noteworthy change was announced (webhook / command); null = not yet
+    notified_at: Mapped[str | None] = mapped_column(String(32))
 
     post: Mapped[PostRow] = relationship(back_populates="captures")
     artifacts: Mapped[list[ArtifactRow]] = relationship(back_populates="capture",
@@ -164,10 +167,21 @@ class RunRow(Base):
     job: Mapped[str] = mapped_column(String(128), index=True)
     started_at: Mapped[str] = mapped_column(String(32), index=True)
     finished_at: Mapped[str | None] = mapped_column(String(32))
-    #: running | ok | failed | stopped | interrupted
+    #: queued | running | ok | failed | stopped | interrupted
     status: Mapped[str] = mapped_column(String(16))
     #: "host:pid" while running
     owner: Mapped[str | None] = mapped_column(String(300))
     #: JSON counts: articles listed, new, changed, failed, captures, completed, ...
     summary: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class TokenRow(Base):
+    """A reading token for the web view and API; only its SHA-256 is stored."""
+
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[str] = mapped_column(String(32))
+    revoked_at: Mapped[str | None] = mapped_column(String(32))

@@ -3,7 +3,7 @@ import socket
 from pathlib import Path
 
 from archiver.models import CaptureResult, CaptureStatus, EmbedRef, FoundIn, PostRef
-from archiver.store.index import Index
+from archiver.store.index import Index, owner_alive, run_owner
 from archiver.store.schema import CaptureRow
 
 POST = PostRef("twitter", "20", "https://x.com/jack/status/20", "jack")
@@ -82,3 +82,41 @@ def test_reconcile_closes_captures_of_dead_processes(tmp_path: Path) -> None:
     assert index.capture("mine").status == "live"
     assert index.post("twitter", "20").last_status == "live"
     index.close()
+
+
+def test_reconcile_completes_the_bookkeeping_of_a_stored_capture(tmp_path: Path) -> None:
+    """A capture that reached its place before its process was killed gets everything a
+    normal finish records: text, artifacts, change, state and next check."""
+    index = make_index(tmp_path)
+    data_dir = tmp_path / "data"
+    index.begin_capture("kept", POST, "run", "2026-01-01T00:00:00.000Z", "captures/t/20/a")
+    root = data_dir / "captures/t/20/a"
+    root.mkdir(parents=True)
+    (root / "manifest.json").write_text(json.dumps(
+        {"status": {"status": "live", "reason": None},
+         "when": {"finished": "2026-01-01T00:00:05.000Z"},
+         "post_data": {"text": "just setting up my twttr"},
+         "artifacts": [{"name": "embed.png", "sha256": "a" * 64, "size": 10,
+                        "media_type": "image/png", "role": "screenshot"}]}))
+    with index.session() as s:
+        row = s.get(CaptureRow, "kept")
+        assert row is not None
+        row.owner = f"{socket.gethostname()}:999999999:1"
+    assert index.reconcile(data_dir) == [("kept", True)]
+    row = index.capture("kept")
+    assert row is not None and row.status == "live" and row.change == "first"
+    assert row.text == "just setting up my twttr"
+    assert [a.name for a in row.artifacts] == ["embed.png"]
+    post = index.post("twitter", "20")
+    assert post is not None and post.state == "live" and post.last_status == "live"
+    assert post.next_check is not None and post.next_check > "2026-01-01T00:59"  # 1 h on
+    index.close()
+
+
+def test_an_owner_is_one_process_even_when_its_pid_is_reused(tmp_path: Path) -> None:
+    me = run_owner()
+    host, pid, start = me.rsplit(":", 2)
+    assert owner_alive(me)
+    assert not owner_alive(f"{host}:{pid}:{start}1")  # same pid, another process
+    assert owner_alive(f"{host}:{pid}")  # an older owner without a start time
+    assert not owner_alive(f"{host}:999999999:1")
