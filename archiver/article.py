@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import asyncio
+import html
+import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,16 +59,28 @@ def discover_document(text: str, kind: str, base_url: str | None) -> list[EmbedR
     return found
 
 
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def page_title(text: str) -> str | None:
+    """The document's <title>, unescaped and on one line (None when it has none)."""
+    found = _TITLE.search(text, 0, 300_000)
+    title = " ".join(html.unescape(found.group(1)).split()) if found else ""
+    return title[:500] or None
+
+
 def _fetch_static(http: Http, url: str
-                  ) -> tuple[HttpExchange | None, str | None, list[EmbedRef], str | None]:
-    """(exchange, kind, embeds, error) of the article as served."""
+                  ) -> tuple[HttpExchange | None, str | None, list[EmbedRef], str | None,
+                             str | None]:
+    """(exchange, kind, embeds, error, title) of the article as served."""
     exchange = None
     try:
         exchange = http.get(url, accept=ACCEPT_HTML)
         text, kind = decode_document(exchange)
-        return exchange, kind, discover_document(text, kind, exchange.final_url), None
+        title = page_title(text) if kind == "html" else None
+        return exchange, kind, discover_document(text, kind, exchange.final_url), None, title
     except FetchError as exc:
-        return exchange, None, [], str(exc)
+        return exchange, None, [], str(exc), None
 
 
 async def fetch_article(http: Http, index: Index, config: Config, url: str,
@@ -74,7 +88,7 @@ async def fetch_article(http: Http, index: Index, config: Config, url: str,
                         key: ArchiveKey | None = None) -> ArticleOutcome:
     """Fetch an article, keep its response (and rendering) as evidence, index its embeds."""
     started_dt, started, fetch_id = datetime.now(UTC), utc_now(), new_id()
-    exchange, kind, embeds, error = await asyncio.to_thread(_fetch_static, http, url)
+    exchange, kind, embeds, error, title = await asyncio.to_thread(_fetch_static, http, url)
     notes: list[str] = []
     rendered: PageResult | None = None
     if browser is not None and exchange is not None and error is None and kind == "html":
@@ -131,7 +145,7 @@ async def fetch_article(http: Http, index: Index, config: Config, url: str,
         body_sha = body.sha256
     change = index.record_article(url, exchange=exchange, status=status, error=error,
                                   directory=directory, body_sha256=body_sha, embeds=embeds,
-                                  manifest_sha256=manifest_sha)
+                                  manifest_sha256=manifest_sha, title=title)
     return ArticleOutcome(url, status, error, tuple(embeds), directory, tuple(notes), change)
 
 

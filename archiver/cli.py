@@ -113,6 +113,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sources", type=Path, metavar="FILE",
                    help="sources file (default: [schedule] sources_file)")
     p.add_argument("--limit", type=int, default=10, help="queue and change rows shown")
+
+    p = verbs.add_parser(
+        "serve", parents=[common], help="the read-only web view and JSON API",
+        description="Serve a read-only web view and JSON API over the archive: search, post "
+        "histories, captures with their verification computed on view, diffs, downloads. "
+        "Reading needs a token (archiver token create) unless [web] open_access is true. "
+        "The OpenAPI description is at /api/openapi.json.")
+    p.add_argument("--host", help="address to listen on (default: [web] host, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default: [web] port, 8080)")
+
+    p = verbs.add_parser("token", parents=[common], help="reading tokens of the web view",
+                         description="Create, list or revoke the tokens that give read access "
+                         "to `archiver serve`. Only a token's SHA-256 is stored; the token "
+                         "itself is printed once, when created.")
+    tverbs = p.add_subparsers(dest="token_verb", required=True, metavar="ACTION")
+    t = tverbs.add_parser("create", parents=[common], help="create a token and print it once")
+    t.add_argument("--name", required=True, help="who or what uses it")
+    tverbs.add_parser("list", parents=[common], help="list tokens (never the tokens)")
+    t = tverbs.add_parser("revoke", parents=[common], help="revoke a token by id or name")
+    t.add_argument("ref", metavar="ID_OR_NAME")
     return parser
 
 
@@ -318,6 +338,53 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    from archiver.web.app import is_loopback, serve
+
+    host = args.host or config.web.host
+    port = config.web.port if args.port is None else args.port
+    if not is_loopback(host):
+        print(f"archiver: note: listening on {host}, not loopback: put a TLS reverse proxy in "
+              "front" + ("; and [web] open_access is true, so anyone who reaches it can read"
+                         if config.web.open_access else ""), file=sys.stderr)
+    if config.web.open_access:
+        print("archiver: note: [web] open_access = true: no token is needed to read",
+              file=sys.stderr)
+    serve(config, host, port)
+    return EXIT_OK
+
+
+def cmd_token(args: argparse.Namespace, config: Config) -> int:
+    from archiver.store.index import Index
+    from archiver.web.tokens import create_token, list_tokens, revoke_token
+
+    index = Index(config.storage.effective_database_url)
+    try:
+        if args.token_verb == "create":
+            info, token = create_token(index, args.name)
+            if getattr(args, "json", False):
+                _print_json({"id": info.id, "name": info.name, "created_at": info.created_at,
+                             "token": token})
+            else:
+                print(token)
+                print(f"token {info.id} for {info.name!r}: shown once, only its hash is kept",
+                      file=sys.stderr)
+            return EXIT_OK
+        rows = list_tokens(index) if args.token_verb == "list" else revoke_token(index, args.ref)
+    finally:
+        index.close()
+    if getattr(args, "json", False):
+        _print_json([{"id": r.id, "name": r.name, "created_at": r.created_at,
+                      "revoked_at": r.revoked_at} for r in rows])
+    else:
+        for r in rows:
+            print(f"{r.id:>4}  {r.name}  created {r.created_at}"
+                  + (f"  REVOKED {r.revoked_at}" if r.revoked_at else ""))
+        if not rows:
+            print("no tokens")
+    return EXIT_OK
+
+
 def _print_verification(v: Verification) -> None:
     unit = "entries" if v.label == "ledger" else "files"
     print(f"{'OK  ' if v.ok else 'FAIL'}  {v.label}  {v.directory}  ({v.files_checked} {unit})")
@@ -349,7 +416,8 @@ def _clip(text: str, width: int) -> str:
 
 
 COMMANDS = {"detect": cmd_detect, "archive": cmd_archive, "list": cmd_list, "show": cmd_show,
-            "verify": cmd_verify, "export": cmd_export, "run": cmd_run, "status": cmd_status}
+            "verify": cmd_verify, "export": cmd_export, "run": cmd_run, "status": cmd_status,
+            "serve": cmd_serve, "token": cmd_token}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

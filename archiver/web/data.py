@@ -1,0 +1,413 @@
+"""Read the index and the capture directories into the web view's models. Read only:
+nothing here writes to the index or the data directory."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from archiver.config import Config
+from archiver.errors import ArchiverError
+from archiver.net import utc_now
+from archiver.platforms import match_url
+from archiver.retrieval import verify_selection
+from archiver.store.files import inside, read_manifest
+from archiver.store.index import Index
+from archiver.store.schema import ArticleFetchRow, ArticleRow, CaptureRow, EmbedRow, PostRow
+from archiver.web.models import (
+    ArticleDetail,
+    ArticleEmbed,
+    ArticleFetch,
+    ArticleList,
+    ArticleSummary,
+    ArtifactInfo,
+    CaptureDetail,
+    CaptureDiff,
+    CaptureList,
+    CaptureSummary,
+    DiffPiece,
+    EmbedInfo,
+    FieldChange,
+    Paging,
+    PostDetail,
+    PostList,
+    PostSummary,
+    Problem,
+    SearchResult,
+    TimelineEntry,
+    VerificationResult,
+)
+
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
+STATUSES = ("live", "edited", "deleted", "unavailable", "restored", "failed")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+VERIFY_CHECKS = ["every file's SHA-256 against SHA256SUMS and the manifest",
+                 "the manifest's SHA-256 against the index",
+                 "the manifest's signature by the archive key",
+                 "RFC 3161 timestamp tokens against the configured authority CAs",
+                 "the link to the post's previous capture (hash chain)"]
+
+
+class NotFound(ArchiverError):
+    """Nothing with that id or URL is archived (HTTP 404)."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Search filters; empty strings mean "any"."""
+
+    q: str = ""
+    platform: str = ""
+    status: str = ""
+    author: str = ""
+    date_from: str = ""
+    date_to: str = ""
+
+    def checked(self) -> Filters:
+        for label, value in (("from", self.date_from), ("to", self.date_to)):
+            if value and not _DATE.fullmatch(value):
+                raise ValueError(f"{label} must be a date like 2026-11-24")
+        if self.status and self.status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}")
+        return self
+
+
+def post_href(platform: str, post_id: str) -> str:
+    return f"/posts/{quote(platform, safe='')}/{quote(post_id, safe='/')}"
+
+
+def capture_href(capture_id: str) -> str:
+    return f"/captures/{quote(capture_id, safe='')}"
+
+
+def file_href(capture_id: str, name: str) -> str:
+    return f"{capture_href(capture_id)}/files/{quote(name, safe='/')}"
+
+
+def _paging(page: int, size: int, total: int) -> Paging:
+    return Paging(page=page, size=size, total=total, pages=max(1, -(-total // size)))
+
+
+def _capture_counts() -> Any:
+    return (select(func.count()).select_from(CaptureRow)
+            .where(CaptureRow.post_row_id == PostRow.id).correlate(PostRow).scalar_subquery())
+
+
+def _post_summary(row: PostRow, captures: int) -> PostSummary:
+    return PostSummary(platform=row.platform, post_id=row.post_id, url=row.url,
+                       author=row.author, state=row.state or row.last_status,
+                       last_status=row.last_status, first_seen=row.first_seen,
+                       last_captured=row.last_captured, next_check=row.next_check,
+                       captures=captures, href=post_href(row.platform, row.post_id))
+
+
+def capture_summary(row: CaptureRow) -> CaptureSummary:
+    return CaptureSummary(capture_id=row.id, platform=row.post.platform,
+                          post_id=row.post.post_id, url=row.post.url, author=row.post.author,
+                          status=row.status, change=row.change, reason=row.reason,
+                          started_at=row.started_at, finished_at=row.finished_at,
+                          timestamp=row.timestamp, text=row.text, href=capture_href(row.id))
+
+
+def _article_summary(row: ArticleRow, embeds: int) -> ArticleSummary:
+    return ArticleSummary(id=row.id, url=row.url, title=row.title, first_seen=row.first_seen,
+                          last_fetched=row.last_fetched, last_status=row.last_status,
+                          embeds=embeds, href=f"/articles/{row.id}")
+
+
+class WebData:
+    """The read side of the archive, for one configuration."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.index = Index(config.storage.effective_database_url)
+
+    def close(self) -> None:
+        self.index.close()
+
+    # -- lists ---------------------------------------------------------------------------
+    def _page(self, s: Session, q: Select[Any], page: int, size: int
+              ) -> tuple[list[Any], Paging]:
+        total = s.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
+        rows = list(s.execute(q.limit(size).offset((page - 1) * size)))
+        return rows, _paging(page, size, int(total))
+
+    def posts(self, filters: Filters, page: int, size: int) -> PostList:
+        f = filters.checked()
+        with self.index.session() as s:
+            q = select(PostRow, _capture_counts().label("n"))
+            if f.platform:
+                q = q.where(PostRow.platform == f.platform)
+            if f.status:
+                q = q.where(or_(PostRow.state == f.status, PostRow.last_status == f.status))
+            if f.author:
+                q = q.where(func.lower(PostRow.author) == f.author.strip().lstrip("@").lower())
+            if f.q:
+                like = f"%{_escape_like(f.q.strip().lstrip('@'))}%"
+                texts = select(CaptureRow.post_row_id).where(
+                    CaptureRow.text.ilike(like, escape="\\"))
+                q = q.where(or_(PostRow.url.ilike(like, escape="\\"),
+                                PostRow.author.ilike(like, escape="\\"),
+                                PostRow.id.in_(texts)))
+            if f.date_from or f.date_to:
+                when = select(CaptureRow.post_row_id)
+                if f.date_from:
+                    when = when.where(CaptureRow.started_at >= f.date_from)
+                if f.date_to:
+                    when = when.where(CaptureRow.started_at <= f.date_to + "T23:59:59.999Z")
+                q = q.where(PostRow.id.in_(when))
+            q = q.order_by(PostRow.last_captured.desc(), PostRow.id.desc())
+            rows, paging = self._page(s, q, page, size)
+            return PostList(items=[_post_summary(p, n) for p, n in rows], paging=paging)
+
+    def captures(self, page: int, size: int, status: str = "") -> CaptureList:
+        with self.index.session() as s:
+            q = select(CaptureRow).options(selectinload(CaptureRow.post))
+            if status:
+                q = q.where(CaptureRow.status == status)
+            q = q.order_by(CaptureRow.started_at.desc(), CaptureRow.id)
+            rows, paging = self._page(s, q, page, size)
+            return CaptureList(items=[capture_summary(r) for (r,) in rows], paging=paging)
+
+    def changes(self, limit: int) -> list[CaptureSummary]:
+        """The latest captures that changed their post's status (edited, deleted ...)."""
+        return [capture_summary(r) for r in self.index.recent_changes(limit)]
+
+    def articles(self, page: int, size: int, q_text: str = "") -> ArticleList:
+        with self.index.session() as s:
+            count = (select(func.count()).select_from(EmbedRow)
+                     .where(EmbedRow.article_id == ArticleRow.id).correlate(ArticleRow)
+                     .scalar_subquery())
+            q = select(ArticleRow, count.label("n"))
+            if q_text:
+                like = f"%{_escape_like(q_text)}%"
+                q = q.where(or_(ArticleRow.url.ilike(like, escape="\\"),
+                                ArticleRow.title.ilike(like, escape="\\")))
+            q = q.order_by(ArticleRow.last_fetched.desc(), ArticleRow.id.desc())
+            rows, paging = self._page(s, q, page, size)
+            return ArticleList(items=[_article_summary(a, n) for a, n in rows], paging=paging)
+
+    def search(self, filters: Filters, page: int, size: int) -> SearchResult:
+        """Posts matching the filters; a query that is a post or article URL (any form a
+        user might paste) names that page directly."""
+        text = filters.q.strip()
+        redirect = message = None
+        if re.match(r"^(https?://|www\.|[a-z0-9-]+(\.[a-z0-9-]+)+/)", text, re.I):
+            url = text if "://" in text else f"https://{text}"
+            ref = match_url(url)
+            if ref is not None:
+                if self._post_row(ref.platform, ref.post_id) is not None:
+                    redirect = post_href(ref.platform, ref.post_id)
+                else:
+                    message = (f"{ref.platform} post {ref.post_id} is not in the archive")
+            else:
+                article = self._article_by_url(url)
+                if article is not None:
+                    redirect = f"/articles/{article}"
+                else:
+                    message = "no archived article or post has this URL"
+            filters = Filters(platform=filters.platform, status=filters.status,
+                              author=filters.author, date_from=filters.date_from,
+                              date_to=filters.date_to)
+            if message:
+                return SearchResult(query=text, redirect=None, message=message,
+                                    posts=PostList(items=[], paging=_paging(1, size, 0)))
+        return SearchResult(query=text, redirect=redirect, message=message,
+                            posts=self.posts(filters, page, size))
+
+    def _post_row(self, platform: str, post_id: str) -> PostRow | None:
+        with self.index.session() as s:
+            return s.scalar(select(PostRow).where(PostRow.platform == platform,
+                                                  PostRow.post_id == post_id))
+
+    def _article_by_url(self, url: str) -> int | None:
+        parts = urlsplit(url)
+        bare = urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
+        forms = {url, bare, bare.rstrip("/"), bare.rstrip("/") + "/",
+                 urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))}
+        with self.index.session() as s:
+            found = s.scalar(select(ArticleRow.id).where(ArticleRow.url.in_(forms)).limit(1))
+            if found is None:
+                found = s.scalar(select(ArticleFetchRow.article_id)
+                                 .where(ArticleFetchRow.final_url.in_(forms)).limit(1))
+            return int(found) if found is not None else None
+
+    # -- one post ------------------------------------------------------------------------
+    def post(self, platform: str, post_id: str, verify: bool = True) -> PostDetail:
+        row = self.index.post(platform, post_id)
+        if row is None:
+            raise NotFound(f"no archived {platform} post {post_id}")
+        results = self._verify(row.url) if verify else {}
+        captures = sorted(row.captures, key=lambda c: (c.started_at, c.id), reverse=True)
+        return PostDetail(
+            post=_post_summary(row, len(row.captures)),
+            embedded_in=[EmbedInfo(article_id=e.article.id, article_url=e.article.url,
+                                   article_title=e.article.title, position=e.position,
+                                   found_in=e.found_in, quoted_text=e.quoted_text,
+                                   date_text=e.date_text) for e in row.embeds],
+            timeline=[TimelineEntry(at=c.started_at, status=c.status, change=c.change,
+                                    capture_id=c.id, href=capture_href(c.id))
+                      for c in sorted(row.captures, key=lambda c: (c.started_at, c.id))],
+            captures=[self._detail(c, results.get(c.id)) for c in captures])
+
+    def capture(self, capture_id: str, verify: bool = True) -> CaptureDetail:
+        row = self._capture_row(capture_id)
+        results = self._verify(capture_id) if verify and row.directory else {}
+        return self._detail(row, results.get(row.id))
+
+    def _capture_row(self, capture_id: str) -> CaptureRow:
+        row = self.index.capture(capture_id) if re.fullmatch(r"[0-9a-f]{4,32}", capture_id) \
+            else None
+        if row is None:
+            raise NotFound(f"no capture {capture_id}")
+        return row
+
+    def _verify(self, ref: str) -> dict[str, VerificationResult]:
+        """Verification computed now (hashes, signature, tokens, chain), by capture id."""
+        try:
+            found = verify_selection(self.config, ref)
+        except ArchiverError:
+            return {}
+        now = utc_now()
+        return {v.label: VerificationResult(
+            ok=v.ok, checked_at=now, files_checked=v.files_checked,
+            problems=[Problem(file=p.file, issue=p.issue) for p in v.problems],
+            checks=VERIFY_CHECKS) for v in found}
+
+    def _detail(self, row: CaptureRow, verification: VerificationResult | None
+                ) -> CaptureDetail:
+        manifest: dict[str, Any] = {}
+        if row.directory and row.manifest_sha256:
+            try:
+                manifest = read_manifest(inside(self.config.storage.data_dir, row.directory))
+            except ArchiverError:
+                manifest = {}
+        got = manifest.get("got") if isinstance(manifest.get("got"), dict) else {}
+        pages = [{k: p.get(k) for k in ("role", "url", "final_url", "http_status", "signal",
+                                        "detail", "started", "elapsed_s")}
+                 for p in (got or {}).get("pages", []) if isinstance(p, dict)]
+        asked = manifest.get("asked") if isinstance(manifest.get("asked"), dict) else {}
+        embeds = [{k: e.get(k) for k in ("article_url", "position", "found_in", "quoted_text",
+                                         "date_text")}
+                  for e in (asked or {}).get("embeds", []) if isinstance(e, dict)]
+        base = capture_summary(row)
+        downloads = {} if not row.directory else {
+            "wacz": f"{base.href}/export.wacz", "bundle": f"{base.href}/bundle.zip"}
+        return CaptureDetail(
+            **base.model_dump(), directory=row.directory, manifest_sha256=row.manifest_sha256,
+            artifacts=[ArtifactInfo(name=a.name, sha256=a.sha256, size=a.size,
+                                    media_type=a.media_type, role=a.role,
+                                    href=file_href(row.id, a.name),
+                                    image=a.media_type in IMAGE_TYPES)
+                       for a in row.artifacts],
+            post_data=_dict(manifest.get("post_data")), environment=_dict(manifest.get("how")),
+            checks=_dict(manifest.get("checks")), chain=_dict(manifest.get("chain")),
+            signing=_dict(manifest.get("signing")), pages=pages, asked=embeds,
+            verification=verification, downloads=downloads)
+
+    def artifact_path(self, capture_id: str, name: str) -> tuple[Any, str]:
+        """(path, media type) of an artifact the index lists for this capture, resolved
+        inside the data directory; NotFound for anything else."""
+        row = self._capture_row(capture_id)
+        names = {a.name: a.media_type for a in row.artifacts}
+        extra = {"manifest.json": "application/json", "manifest.sig": "application/octet-stream",
+                 "manifest.tsr": "application/timestamp-reply", "SHA256SUMS": "text/plain",
+                 "archive-key.pub.pem": "application/x-pem-file"}
+        media = names.get(name) or extra.get(name)
+        if media is None or not row.directory:
+            raise NotFound(f"capture {capture_id} has no file {name!r}")
+        try:
+            path = inside(self.config.storage.data_dir, f"{row.directory}/{name}")
+        except ArchiverError as exc:
+            raise NotFound(f"capture {capture_id} has no file {name!r}") from exc
+        if not path.is_file():
+            raise NotFound(f"{name} of capture {capture_id} is missing from disk")
+        return path, media
+
+    # -- articles ------------------------------------------------------------------------
+    def article(self, article_id: int) -> ArticleDetail:
+        with self.index.session() as s:
+            row = s.scalar(select(ArticleRow).where(ArticleRow.id == article_id).options(
+                selectinload(ArticleRow.embeds).selectinload(EmbedRow.post),
+                selectinload(ArticleRow.fetches)))
+            if row is None:
+                raise NotFound(f"no article {article_id}")
+            counted = s.execute(
+                select(CaptureRow.post_row_id, func.count()).where(CaptureRow.post_row_id.in_(
+                    [e.post_row_id for e in row.embeds if e.post_row_id]))
+                .group_by(CaptureRow.post_row_id))
+            counts = {int(k): int(n) for k, n in counted}
+            return ArticleDetail(
+                article=_article_summary(row, len(row.embeds)),
+                embeds=[ArticleEmbed(position=e.position, platform=e.platform,
+                                     found_in=e.found_in, author=e.author,
+                                     quoted_text=e.quoted_text, date_text=e.date_text,
+                                     raw_url=e.raw_url,
+                                     post=_post_summary(e.post, counts.get(e.post.id, 0))
+                                     if e.post else None)
+                        for e in sorted(row.embeds, key=lambda e: e.position)],
+                fetches=[ArticleFetch(fetched_at=f.fetched_at, status=f.status,
+                                      http_status=f.http_status, final_url=f.final_url,
+                                      error=f.error, embed_count=f.embed_count,
+                                      change=json.loads(f.change) if f.change else None,
+                                      directory=f.directory)
+                         for f in sorted(row.fetches, key=lambda f: f.id, reverse=True)])
+
+    # -- diff ----------------------------------------------------------------------------
+    def diff(self, a_id: str, b_id: str) -> CaptureDiff:
+        a, b = self.capture(a_id, verify=False), self.capture(b_id, verify=False)
+        if (a.platform, a.post_id) != (b.platform, b.post_id):
+            raise ValueError("both captures must be of the same post")
+        keep = set(CaptureSummary.model_fields)
+        return CaptureDiff(a=CaptureSummary(**a.model_dump(include=keep)),
+                           b=CaptureSummary(**b.model_dump(include=keep)),
+                           text=word_diff(a.text or "", b.text or ""),
+                           fields=field_changes(a, b))
+
+
+def word_diff(a: str, b: str) -> list[DiffPiece]:
+    """Word-level differences between two texts (whitespace kept with each word)."""
+    wa, wb = re.findall(r"\S+\s*", a), re.findall(r"\S+\s*", b)
+    out: list[DiffPiece] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, wa, wb, autojunk=False).get_opcodes():
+        if op == "equal":
+            out.append(DiffPiece(op="equal", text="".join(wa[i1:i2])))
+            continue
+        if i2 > i1:
+            out.append(DiffPiece(op="delete", text="".join(wa[i1:i2])))
+        if j2 > j1:
+            out.append(DiffPiece(op="insert", text="".join(wb[j1:j2])))
+    return out
+
+
+def field_changes(a: CaptureDetail, b: CaptureDetail) -> list[FieldChange]:
+    fa = {"status": a.status, "reason": a.reason, **_flat("post_data", a.post_data or {})}
+    fb = {"status": b.status, "reason": b.reason, **_flat("post_data", b.post_data or {})}
+    return [FieldChange(field=k, a=fa.get(k), b=fb.get(k))
+            for k in sorted(set(fa) | set(fb)) if fa.get(k) != fb.get(k) and k != "post_data.text"]
+
+
+def _flat(prefix: str, value: Any) -> dict[str, str | None]:
+    if isinstance(value, dict):
+        out: dict[str, str | None] = {}
+        for k, v in value.items():
+            out.update(_flat(f"{prefix}.{k}", v))
+        return out
+    if isinstance(value, list):
+        return {prefix: json.dumps(value, ensure_ascii=False, sort_keys=True)}
+    return {prefix: None if value is None else str(value)}
+
+
+def _dict(value: Any) -> dict[str, Any] | None:
+    return value if isinstance(value, dict) else None
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
