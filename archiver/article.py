@@ -24,7 +24,7 @@ from archiver.capture.pages import PageResult
 from archiver.capture.post import check_navigation
 from archiver.config import Config
 from archiver.discover import discover, discover_html, merge_rendered
-from archiver.errors import FetchError
+from archiver.errors import FetchError, StoreError
 from archiver.evidence.keys import ArchiveKey, signature_seal
 from archiver.evidence.manifest import article_manifest, tool_environment
 from archiver.models import EmbedRef, HttpExchange
@@ -115,38 +115,68 @@ async def fetch_article(http: Http, index: Index, config: Config, url: str,
     status = "failed" if error else ("ok" if embeds else "no_embeds")
     directory = body_sha = manifest_sha = None
     if exchange is not None:
-        host = urlsplit(exchange.final_url).hostname or "unknown"
-        rel = Path("articles", *safe_segments(host),
-                   f"{started_dt.strftime('%Y%m%dT%H%M%SZ')}-{fetch_id}")
-        with EvidenceDir(config.storage.data_dir, rel, fetch_id) as ev:
-            body = ev.write(_body_name(exchange), exchange.body,
-                            exchange.header("content-type") or "application/octet-stream",
-                            "response")
-            ev.write("response.json", canonical_json(exchange.describe()), "application/json",
-                     "response")
-            pages = []
-            if rendered is not None:
-                pages.append(rendered.describe())
-                if rendered.html is not None:
-                    ev.write("rendered.html", rendered.html.encode(), "text/html; charset=utf-8",
-                             "dom")
-                if rendered.screenshot is not None:
-                    ev.write("article.png", rendered.screenshot, "image/png", "screenshot")
-            manifest = article_manifest(
-                fetch_id=fetch_id, url=url, exchange=exchange, body_artifact=body.name,
-                lookups=lookups, pages=pages, error=error, status=status, embeds=embeds,
-                environment=tool_environment(config.digest()) | (
-                    browser.environment() if rendered is not None and browser else {}),
-                started=started, finished=utc_now(), artifacts=ev.artifacts,
-                key_fingerprint=key.fingerprint if key is not None else None, notes=notes)
-            seal = (lambda m: {n: make(m) for n, make in signature_seal(key).items()}) \
-                if key is not None else None
-            directory, manifest_sha = ev.commit(manifest, seal=seal)
-        body_sha = body.sha256
+        try:
+            directory, manifest_sha, body_sha = _store_evidence(
+                config, exchange, rendered, browser, key, _Fetch(
+                    fetch_id, url, started, started_dt, lookups, error, status, embeds, notes))
+        except StoreError as exc:
+            if not exc.expected:
+                raise
+            status, error = "failed", f"the article's evidence could not be stored: {exc}"
+            embeds, directory, body_sha, manifest_sha = [], None, None, None
     change = index.record_article(url, exchange=exchange, status=status, error=error,
                                   directory=directory, body_sha256=body_sha, embeds=embeds,
                                   manifest_sha256=manifest_sha, title=title)
     return ArticleOutcome(url, status, error, tuple(embeds), directory, tuple(notes), change)
+
+
+@dataclass(frozen=True)
+class _Fetch:
+    """What one fetch of an article found, for its evidence directory."""
+
+    fetch_id: str
+    url: str
+    started: str
+    started_dt: datetime
+    lookups: list[HttpExchange]
+    error: str | None
+    status: str
+    embeds: list[EmbedRef]
+    notes: list[str]
+
+
+def _store_evidence(config: Config, exchange: HttpExchange, rendered: PageResult | None,
+                    browser: BrowserSession | None, key: ArchiveKey | None, fetch: _Fetch
+                    ) -> tuple[str, str, str]:
+    """Write the article's evidence directory: (directory, manifest SHA-256, body SHA-256)."""
+    host = urlsplit(exchange.final_url).hostname or "unknown"
+    rel = Path("articles", *safe_segments(host),
+               f"{fetch.started_dt.strftime('%Y%m%dT%H%M%SZ')}-{fetch.fetch_id}")
+    with EvidenceDir(config.storage.data_dir, rel, fetch.fetch_id) as ev:
+        body = ev.write(_body_name(exchange), exchange.body,
+                        exchange.header("content-type") or "application/octet-stream",
+                        "response")
+        ev.write("response.json", canonical_json(exchange.describe()), "application/json",
+                 "response")
+        pages = []
+        if rendered is not None:
+            pages.append(rendered.describe())
+            if rendered.html is not None:
+                ev.write("rendered.html", rendered.html.encode(), "text/html; charset=utf-8",
+                         "dom")
+            if rendered.screenshot is not None:
+                ev.write("article.png", rendered.screenshot, "image/png", "screenshot")
+        manifest = article_manifest(
+            fetch_id=fetch.fetch_id, url=fetch.url, exchange=exchange, body_artifact=body.name,
+            lookups=fetch.lookups, pages=pages, error=fetch.error, status=fetch.status,
+            embeds=fetch.embeds, environment=tool_environment(config.digest()) | (
+                browser.environment() if rendered is not None and browser else {}),
+            started=fetch.started, finished=utc_now(), artifacts=ev.artifacts,
+            key_fingerprint=key.fingerprint if key is not None else None, notes=fetch.notes)
+        seal = (lambda m: {n: make(m) for n, make in signature_seal(key).items()}) \
+            if key is not None else None
+        directory, manifest_sha = ev.commit(manifest, seal=seal)
+    return directory, manifest_sha, body.sha256
 
 
 def resolve_short_links(http: Http, embeds: list[EmbedRef]

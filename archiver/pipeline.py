@@ -205,6 +205,7 @@ class _Run:
     run_id: str = field(default_factory=new_id)
     started: str = field(default_factory=utc_now)
     notes: list[str] = field(default_factory=list)
+    _restarting: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def housekeeping(self) -> None:
         """Settle what earlier runs left: staging, late timestamps, captures in flight."""
@@ -241,6 +242,8 @@ class _Run:
             async with limit:
                 if stop is not None and stop.is_set():
                     return ref
+                if not env.browser.alive:
+                    await self._revive(env.browser)
                 t0 = time.monotonic()
                 result = await capture_post(env, ref, embeds)
                 progress(f"{result.status:<11} {ref.platform}/{ref.post_id} "
@@ -258,6 +261,15 @@ class _Run:
             self.notes.append(f"stopped before capturing {len(pending)} post(s); they stay "
                               "due for the next run")
         return results, pending
+
+    async def _revive(self, browser: BrowserSession) -> None:
+        """The browser died (crashed, killed, out of memory): the capture it was doing has
+        failed with that reason; start a new one so that the rest of the batch goes on."""
+        async with self._restarting:
+            if browser.alive:
+                return  # another capture restarted it meanwhile
+            await browser.restart()
+            self.notes.append("the browser died during the run and was restarted")
 
     def report(self, outcomes: Sequence[ArticleOutcome], results: Sequence[CaptureResult],
                skipped: Sequence[PostRef] = (), pending: Sequence[PostRef] = ()

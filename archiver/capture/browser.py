@@ -198,6 +198,12 @@ class BrowserSession:
             "os": self.info.os,
         }
 
+    async def restart(self) -> None:
+        """Replace a browser that died (crashed, killed) with a fresh one, in place, so
+        everything holding this session goes on with the new browser."""
+        await self.close()
+        await self.start()
+
     async def close(self) -> None:
         if self._browser is not None:
             with contextlib.suppress(PlaywrightError):

@@ -103,7 +103,6 @@ async def _capture(env: CaptureEnv, platform: Platform, post: PostRef,
                    started: str, relpath: Path, storing: list[bool]) -> CaptureResult:
     t0 = time.monotonic()
     requests = platform.data_requests(post)
-    data_tasks = [asyncio.to_thread(fetch_data, env.http, r) for r in requests]
     specs = [s for s in platform.pages(post) if s.required or env.config.capture.post_page]
     with tempfile.TemporaryDirectory(prefix="archiver-har-") as tmp:
         har_path = Path(tmp) / "traffic.har"
@@ -111,6 +110,7 @@ async def _capture(env: CaptureEnv, platform: Platform, post: PostRef,
         guard = BrowserGuard(env.http.resolver, proxied=bool(env.config.network.proxy))
         try:
             await guard.install(context)
+            data_tasks = [asyncio.to_thread(fetch_data, env.http, r) for r in requests]
             page_tasks = [_guarded_render(env, context, s, guard) for s in specs]
             gathered = await asyncio.gather(*data_tasks, *page_tasks)
         finally:

@@ -8,6 +8,7 @@ removes once its owning process is gone.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -57,6 +58,17 @@ def canonical_json(obj: Any) -> bytes:
     return (json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode()
 
 
+#: errors of the machine, not of our code: a full disk, a quota, a file-size limit, a
+#: read-only filesystem. They fail the capture with a clear reason; the batch goes on.
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
+
+
+def storage_error(what: str, exc: OSError) -> StoreError:
+    """A StoreError for a failed write; `expected` when the machine is at fault."""
+    return StoreError(f"{what}: {exc.strerror or exc}",
+                      expected=exc.errno in _ENVIRONMENT_ERRNOS)
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -79,7 +91,7 @@ class EvidenceDir:
         try:
             self.staging.mkdir(parents=True, exist_ok=False)
         except OSError as exc:
-            raise StoreError(f"cannot create {self.staging}: {exc.strerror}") from exc
+            raise storage_error(f"cannot create {self.staging}", exc) from exc
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -93,7 +105,6 @@ class EvidenceDir:
                 or ".." in Path(name).parts:
             raise StoreError(f"invalid artifact name {name!r}")
         path = self.staging / name
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._write_file(path, data)
         artifact = Artifact(name, sha256_bytes(data), len(data), media_type, role)
         self.artifacts.append(artifact)
@@ -101,12 +112,13 @@ class EvidenceDir:
 
     def _write_file(self, path: Path, data: bytes) -> None:
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
         except OSError as exc:
-            raise StoreError(f"cannot write {path.name}: {exc.strerror or exc}") from exc
+            raise storage_error(f"cannot write {path.name}", exc) from exc
 
     def commit(self, manifest: dict[str, Any],
                seal: Callable[[bytes], dict[str, bytes]] | None = None) -> tuple[str, str]:
@@ -135,7 +147,7 @@ class EvidenceDir:
             os.rename(self.staging, final)
             _fsync_dir(final.parent)
         except OSError as exc:
-            raise StoreError(f"cannot move evidence into {final}: {exc.strerror or exc}") from exc
+            raise storage_error(f"cannot move evidence into {final}", exc) from exc
         self.committed = True
         return self.final_relpath.as_posix(), manifest_sha
 
