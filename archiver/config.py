@@ -171,6 +171,9 @@ class WebConfig:
     open_access: bool = False
     #: rows per page in lists
     page_size: int = 50
+    #: mark the login cookie Secure (set true when users reach the view over HTTPS, e.g.
+    #: through a TLS reverse proxy; the app itself then sees plain http)
+    secure_cookies: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:

@@ -116,7 +116,8 @@ def select_captures(config: Config, ref: str) -> list[CaptureRow]:
 
 def verify_selection(config: Config, ref: str | None) -> list[Verification]:
     """Verify one capture, every capture of a post (ref is a URL), or everything (None):
-    files, signatures and chain links; with None also the article fetches and the ledger."""
+    files, signatures, tokens, chain links, and what the index says against the manifest;
+    with None also the article fetches and the ledger."""
     index = Index(config.storage.effective_database_url)
     data_dir = config.storage.data_dir
     try:
@@ -130,8 +131,18 @@ def verify_selection(config: Config, ref: str | None) -> list[Verification]:
         else:
             rows = [_capture_row(index, ref)]
             fetches = []
-        everything = {r.id: r for r in index.completed_captures()
+        everything = {r.id: r for r in rows
                       if r.manifest_sha256 and r.status not in ("in_progress", "abandoned")}
+        if ref is None:
+            known = everything
+        else:  # only the links the selection names, not the whole archive
+            known = dict(everything)
+            for r in rows:
+                prev = _previous_id(data_dir, r)
+                if prev and prev not in known:
+                    found = index.capture(prev)
+                    if found is not None:
+                        known[prev] = found
     finally:
         index.close()
     roots_file = Path(config.evidence.tsa_ca_bundle) if config.evidence.tsa_ca_bundle else None
@@ -143,9 +154,10 @@ def verify_selection(config: Config, ref: str | None) -> list[Verification]:
         if not r.directory or r.status in ("in_progress", "abandoned"):
             continue
         v = verify_directory(data_dir, r.directory, r.id, r.manifest_sha256, trusted)
-        chain = _chain_problems(data_dir, r, everything) + _stamp_problems(
-            data_dir, r, tsa_roots, stamped=r.timestamp in ("stamped", "stamped_later"))
-        results.append(replace(v, problems=v.problems + tuple(chain)) if chain else v)
+        more = _chain_problems(data_dir, r, known) + _stamp_problems(
+            data_dir, r, tsa_roots, stamped=r.timestamp in ("stamped", "stamped_later")) \
+            + _index_problems(data_dir, r)
+        results.append(replace(v, problems=v.problems + tuple(more)) if more else v)
     results += [verify_directory(data_dir, d, f"article {d.rsplit('-', 1)[-1]}", sha, trusted)
                 for d, sha in fetches]
     if ref is None:
@@ -153,6 +165,38 @@ def verify_selection(config: Config, ref: str | None) -> list[Verification]:
     if ref is not None and not results:
         raise ArchiverError(f"{ref}: no stored capture directory to verify")
     return results
+
+
+def _manifest(data_dir: Path, row: CaptureRow) -> dict[str, Any] | None:
+    try:
+        return read_manifest(inside(data_dir, row.directory))
+    except ArchiverError:
+        return None  # reported by the file checks
+
+
+def _previous_id(data_dir: Path, row: CaptureRow) -> str | None:
+    if not row.directory:
+        return None
+    chain = (_manifest(data_dir, row) or {}).get("chain")
+    prev = chain.get("previous_capture_id") if isinstance(chain, dict) else None
+    return str(prev) if prev else None
+
+
+def _index_problems(data_dir: Path, row: CaptureRow) -> list[Problem]:
+    """What the index shows (status, text) must be what the signed manifest says."""
+    manifest = _manifest(data_dir, row)
+    if manifest is None:
+        return []
+    status = manifest.get("status") if isinstance(manifest.get("status"), dict) else {}
+    data = manifest.get("post_data") if isinstance(manifest.get("post_data"), dict) else {}
+    problems = []
+    if (status or {}).get("status") != row.status:
+        problems.append(Problem(MANIFEST, f"the index records status {row.status!r} but the "
+                                          f"manifest says {(status or {}).get('status')!r}"))
+    if (data or {}).get("text") != row.text:
+        problems.append(Problem(MANIFEST, "the index records a text the manifest does not "
+                                          "hold (the index was changed)"))
+    return problems
 
 
 def _stamp_problems(data_dir: Path, row: CaptureRow, roots: bytes | None,

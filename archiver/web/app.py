@@ -20,14 +20,18 @@ import contextlib
 import ipaddress
 import shutil
 import tempfile
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 from starlette.background import BackgroundTask
 
 from archiver import __version__
@@ -68,6 +72,10 @@ def filters(q: str = "", platform: str = "", status: str = "", author: str = "",
 
 
 PageNo = Annotated[int, Query(ge=1, le=100_000)]
+HtmlPageNo = Annotated[int, Query(alias="page", ge=1, le=100_000)]
+ArticleId = Annotated[int, PathParam(ge=1, le=2**62)]
+#: exports build and sign a file per request: at most this many at once
+EXPORTS_AT_ONCE = 2
 SearchFilters = Annotated[Filters, Depends(filters)]
 
 
@@ -80,6 +88,9 @@ def create_app(config: Config) -> FastAPI:
                        open_access=config.web.open_access)
     env.filters["short"] = lambda iso: (iso or "")[:19].replace("T", " ")
     env.filters["size"] = _size
+    env.globals["link"] = link
+    env.globals["capture_path"] = capture_path
+    exporting = threading.BoundedSemaphore(EXPORTS_AT_ONCE)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -170,9 +181,11 @@ def create_app(config: Config) -> FastAPI:
         return data.posts(f, page, size)
 
     @app.get("/api/v1/posts/{platform}/{post_id:path}", dependencies=[Reader], tags=["api"])
-    def api_post(platform: str, post_id: str, verify: bool = True) -> PostDetail:
-        """A post, its timeline and every capture, each verified now unless verify=false."""
-        return data.post(platform, post_id, verify)
+    def api_post(platform: str, post_id: str, verify: bool = True, page: PageNo = 1
+                  ) -> PostDetail:
+        """A post, its timeline and a page of its captures (10, newest first), each
+        verified now unless verify=false."""
+        return data.post(platform, post_id, verify, page)
 
     @app.get("/api/v1/captures", dependencies=[Reader], tags=["api"])
     def api_captures(page: PageNo = 1, status: str = "") -> CaptureList:
@@ -187,7 +200,7 @@ def create_app(config: Config) -> FastAPI:
         return data.articles(page, size, q)
 
     @app.get("/api/v1/articles/{article_id}", dependencies=[Reader], tags=["api"])
-    def api_article(article_id: int) -> ArticleDetail:
+    def api_article(article_id: ArticleId) -> ArticleDetail:
         return data.article(article_id)
 
     @app.get("/api/v1/diff", dependencies=[Reader], tags=["api"])
@@ -209,7 +222,10 @@ def create_app(config: Config) -> FastAPI:
                             filename=f"{capture_id}-{name.replace('/', '_')}")
 
     def exported(capture_id: str, fmt: str, suffix: str) -> Response:
-        data.capture(capture_id, verify=False)  # 404 for an unknown id
+        data.exportable(capture_id)  # 404 for an unknown id, or one that stored nothing
+        if not exporting.acquire(blocking=False):
+            raise HTTPException(503, "other exports are being built; try again shortly",
+                                headers={"Retry-After": "5"})
         tmp = Path(tempfile.mkdtemp(prefix="archiver-export-"))
         out = tmp / f"{capture_id}.{suffix}"
         try:
@@ -217,6 +233,8 @@ def create_app(config: Config) -> FastAPI:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        finally:
+            exporting.release()
         return FileResponse(out, media_type="application/zip", filename=out.name,
                             headers={"Content-Security-Policy": FILE_CSP},
                             background=BackgroundTask(shutil.rmtree, tmp, True))
@@ -244,7 +262,8 @@ def create_app(config: Config) -> FastAPI:
                         next=_local(next))
         response = RedirectResponse(_local(next), status_code=303)
         response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict",
-                            secure=request.url.scheme == "https", path="/")
+                            secure=config.web.secure_cookies or request.url.scheme == "https",
+                            path="/")
         return response
 
     @app.post("/logout", include_in_schema=False)
@@ -260,8 +279,7 @@ def create_app(config: Config) -> FastAPI:
                     articles=data.articles(1, 1), f=Filters())
 
     @app.get("/search", dependencies=[Reader], include_in_schema=False)
-    def search(request: Request, f: SearchFilters,
-               page_no: Annotated[int, Query(alias="page", ge=1)] = 1) -> Response:
+    def search(request: Request, f: SearchFilters, page_no: HtmlPageNo = 1) -> Response:
         found = data.search(f, page_no, size)
         if found.redirect:
             return RedirectResponse(found.redirect, status_code=303)
@@ -269,19 +287,18 @@ def create_app(config: Config) -> FastAPI:
                     title="Search")
 
     @app.get("/posts", dependencies=[Reader], include_in_schema=False)
-    def posts(request: Request, f: SearchFilters,
-              page_no: Annotated[int, Query(alias="page", ge=1)] = 1) -> Response:
+    def posts(request: Request, f: SearchFilters, page_no: HtmlPageNo = 1) -> Response:
         return page(request, "posts.html", found=data.posts(f, page_no, size), f=f,
                     message=None, title="Posts")
 
     @app.get("/posts/{platform}/{post_id:path}", dependencies=[Reader],
              include_in_schema=False)
-    def post(request: Request, platform: str, post_id: str) -> Response:
-        return page(request, "post.html", d=data.post(platform, post_id))
+    def post(request: Request, platform: str, post_id: str, page_no: HtmlPageNo = 1
+             ) -> Response:
+        return page(request, "post.html", d=data.post(platform, post_id, page=page_no))
 
     @app.get("/captures", dependencies=[Reader], include_in_schema=False)
-    def captures(request: Request, status: str = "",
-                 page_no: Annotated[int, Query(alias="page", ge=1)] = 1) -> Response:
+    def captures(request: Request, status: str = "", page_no: HtmlPageNo = 1) -> Response:
         return page(request, "captures.html", found=data.captures(page_no, size, status),
                     wanted=status)
 
@@ -290,12 +307,11 @@ def create_app(config: Config) -> FastAPI:
         return page(request, "capture.html", c=data.capture(capture_id))
 
     @app.get("/articles", dependencies=[Reader], include_in_schema=False)
-    def articles(request: Request, q: str = "",
-                 page_no: Annotated[int, Query(alias="page", ge=1)] = 1) -> Response:
+    def articles(request: Request, q: str = "", page_no: HtmlPageNo = 1) -> Response:
         return page(request, "articles.html", found=data.articles(page_no, size, q), q=q)
 
     @app.get("/articles/{article_id}", dependencies=[Reader], include_in_schema=False)
-    def article(request: Request, article_id: int) -> Response:
+    def article(request: Request, article_id: ArticleId) -> Response:
         return page(request, "article.html", d=data.article(article_id))
 
     @app.get("/diff", dependencies=[Reader], include_in_schema=False)
@@ -310,6 +326,19 @@ def create_app(config: Config) -> FastAPI:
                     message=str(exc.detail))
 
     return app
+
+
+def link(url: str | None, label: str | None = None) -> Markup:
+    """An external link for a URL taken from archived data: only http(s) URLs become
+    links (a `javascript:` or `data:` URL in a manifest is shown as text)."""
+    text = escape(label if label is not None else (url or ""))
+    if not url or urlsplit(url).scheme.lower() not in ("http", "https"):
+        return Markup(text)
+    return Markup(f'<a href="{escape(url)}" rel="noreferrer noopener">{text}</a>')
+
+
+def capture_path(capture_id: str) -> str:
+    return f"/captures/{quote(str(capture_id), safe='')}"
 
 
 def _local(target: str) -> str:

@@ -7,6 +7,7 @@ import difflib
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -46,13 +47,19 @@ from archiver.web.models import (
 )
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
+#: files of a capture directory besides its artifacts
+SEAL_FILES = {"manifest.json": "application/json", "manifest.sig": "application/octet-stream",
+              "manifest.tsr": "application/timestamp-reply", "SHA256SUMS": "text/plain",
+              "archive-key.pub.pem": "application/x-pem-file"}
+CAPTURES_PER_PAGE = 10
 STATUSES = ("live", "edited", "deleted", "unavailable", "restored", "failed")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 VERIFY_CHECKS = ["every file's SHA-256 against SHA256SUMS and the manifest",
                  "the manifest's SHA-256 against the index",
                  "the manifest's signature by the archive key",
                  "RFC 3161 timestamp tokens against the configured authority CAs",
-                 "the link to the post's previous capture (hash chain)"]
+                 "the link to the post's previous capture (hash chain)",
+                 "the index's status and text against the signed manifest"]
 
 
 class NotFound(ArchiverError):
@@ -176,6 +183,12 @@ class WebData:
             rows, paging = self._page(s, q, page, size)
             return CaptureList(items=[capture_summary(r) for (r,) in rows], paging=paging)
 
+    def exportable(self, capture_id: str) -> None:
+        """NotFound unless the capture stored a directory (a failed one has nothing)."""
+        row = self._capture_row(capture_id)
+        if not row.directory or row.status in ("in_progress", "abandoned", "failed"):
+            raise NotFound(f"capture {capture_id} stored nothing to export ({row.status})")
+
     def changes(self, limit: int) -> list[CaptureSummary]:
         """The latest captures that changed their post's status (edited, deleted ...)."""
         return [capture_summary(r) for r in self.index.recent_changes(limit)]
@@ -240,12 +253,16 @@ class WebData:
             return int(found) if found is not None else None
 
     # -- one post ------------------------------------------------------------------------
-    def post(self, platform: str, post_id: str, verify: bool = True) -> PostDetail:
+    def post(self, platform: str, post_id: str, verify: bool = True, page: int = 1
+             ) -> PostDetail:
+        """A post, its whole timeline, and one page of its captures (newest first), each
+        verified now (only the captures shown: a page view costs a bounded amount)."""
         row = self.index.post(platform, post_id)
         if row is None:
             raise NotFound(f"no archived {platform} post {post_id}")
-        results = self._verify(row.url) if verify else {}
-        captures = sorted(row.captures, key=lambda c: (c.started_at, c.id), reverse=True)
+        ordered = sorted(row.captures, key=lambda c: (c.started_at, c.id), reverse=True)
+        size = CAPTURES_PER_PAGE
+        shown = ordered[(page - 1) * size: page * size]
         return PostDetail(
             post=_post_summary(row, len(row.captures)),
             embedded_in=[EmbedInfo(article_id=e.article.id, article_url=e.article.url,
@@ -254,13 +271,13 @@ class WebData:
                                    date_text=e.date_text) for e in row.embeds],
             timeline=[TimelineEntry(at=c.started_at, status=c.status, change=c.change,
                                     capture_id=c.id, href=capture_href(c.id))
-                      for c in sorted(row.captures, key=lambda c: (c.started_at, c.id))],
-            captures=[self._detail(c, results.get(c.id)) for c in captures])
+                      for c in reversed(ordered)],
+            captures=[self._detail(c, self._verify(c) if verify else None) for c in shown],
+            captures_paging=_paging(page, size, len(ordered)))
 
     def capture(self, capture_id: str, verify: bool = True) -> CaptureDetail:
         row = self._capture_row(capture_id)
-        results = self._verify(capture_id) if verify and row.directory else {}
-        return self._detail(row, results.get(row.id))
+        return self._detail(row, self._verify(row) if verify else None)
 
     def _capture_row(self, capture_id: str) -> CaptureRow:
         row = self.index.capture(capture_id) if re.fullmatch(r"[0-9a-f]{4,32}", capture_id) \
@@ -269,17 +286,23 @@ class WebData:
             raise NotFound(f"no capture {capture_id}")
         return row
 
-    def _verify(self, ref: str) -> dict[str, VerificationResult]:
-        """Verification computed now (hashes, signature, tokens, chain), by capture id."""
-        try:
-            found = verify_selection(self.config, ref)
-        except ArchiverError:
-            return {}
+    def _verify(self, row: CaptureRow) -> VerificationResult | None:
+        """Verification computed now (hashes, signature, tokens, chain link, index against
+        manifest). None when nothing was stored; a failure when it cannot even run."""
+        if not row.directory or row.status in ("in_progress", "abandoned"):
+            return None
         now = utc_now()
-        return {v.label: VerificationResult(
-            ok=v.ok, checked_at=now, files_checked=v.files_checked,
-            problems=[Problem(file=p.file, issue=p.issue) for p in v.problems],
-            checks=VERIFY_CHECKS) for v in found}
+        try:
+            [found] = [v for v in verify_selection(self.config, row.id) if v.label == row.id]
+        except (ArchiverError, ValueError) as exc:
+            return VerificationResult(ok=False, checked_at=now, files_checked=0,
+                                      problems=[Problem(file=row.directory,
+                                                        issue=f"could not be verified: {exc}")],
+                                      checks=VERIFY_CHECKS)
+        return VerificationResult(
+            ok=found.ok, checked_at=now, files_checked=found.files_checked,
+            problems=[Problem(file=p.file, issue=p.issue) for p in found.problems],
+            checks=VERIFY_CHECKS)
 
     def _detail(self, row: CaptureRow, verification: VerificationResult | None
                 ) -> CaptureDetail:
@@ -312,23 +335,30 @@ class WebData:
             signing=_dict(manifest.get("signing")), pages=pages, asked=embeds,
             verification=verification, downloads=downloads)
 
-    def artifact_path(self, capture_id: str, name: str) -> tuple[Any, str]:
-        """(path, media type) of an artifact the index lists for this capture, resolved
-        inside the data directory; NotFound for anything else."""
+    def artifact_path(self, capture_id: str, name: str) -> tuple[Path, str]:
+        """(path, media type) of a file of this capture: a name the index lists for it (or
+        one of its seal files), inside that capture's own directory under captures/ once
+        symlinks are resolved. NotFound for anything else: the index alone can never point
+        the app at another file (the key, the index, another capture)."""
+        parts = name.split("/")
+        if not name or "\\" in name or "\x00" in name or any(
+                p in ("", ".", "..") for p in parts):
+            raise NotFound(f"capture {capture_id} has no file {name!r}")
         row = self._capture_row(capture_id)
         names = {a.name: a.media_type for a in row.artifacts}
-        extra = {"manifest.json": "application/json", "manifest.sig": "application/octet-stream",
-                 "manifest.tsr": "application/timestamp-reply", "SHA256SUMS": "text/plain",
-                 "archive-key.pub.pem": "application/x-pem-file"}
-        media = names.get(name) or extra.get(name)
+        media = names.get(name) or SEAL_FILES.get(name)
         if media is None or not row.directory:
             raise NotFound(f"capture {capture_id} has no file {name!r}")
+        captures = (self.config.storage.data_dir / "captures").resolve()
         try:
-            path = inside(self.config.storage.data_dir, f"{row.directory}/{name}")
-        except ArchiverError as exc:
+            root = (self.config.storage.data_dir / row.directory).resolve(strict=True)
+            path = (root / name).resolve(strict=True)
+            root.relative_to(captures)
+            path.relative_to(root)
+        except (OSError, ValueError) as exc:
             raise NotFound(f"capture {capture_id} has no file {name!r}") from exc
-        if not path.is_file():
-            raise NotFound(f"{name} of capture {capture_id} is missing from disk")
+        if root == captures or not path.is_file():
+            raise NotFound(f"capture {capture_id} has no file {name!r}")
         return path, media
 
     # -- articles ------------------------------------------------------------------------

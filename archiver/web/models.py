@@ -136,7 +136,8 @@ class PostDetail(BaseModel):
     post: PostSummary
     embedded_in: list[EmbedInfo]
     timeline: list[TimelineEntry]
-    captures: list[CaptureDetail] = Field(description="newest first")
+    captures: list[CaptureDetail] = Field(description="one page of them, newest first")
+    captures_paging: Paging
 
 
 class ArticleEmbed(BaseModel):

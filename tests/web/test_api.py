@@ -245,3 +245,127 @@ def test_open_access_needs_no_token(web_archive: object) -> None:
     finally:
         proc.terminate()
         proc.wait(15)
+
+
+def test_the_index_cannot_point_the_file_route_elsewhere(server: Server) -> None:
+    """Even a tampered index (an artifact named ../../.., a capture directory moved to
+    keys/, a symlink planted in a capture) never gets the key or the index served."""
+    from sqlalchemy import update
+
+    from archiver.store.index import Index
+    from archiver.store.schema import ArtifactRow, CaptureRow
+
+    capture = first_capture(server)
+    root = server.archive.data_dir / capture["directory"]
+    index = Index(server.archive.config.storage.effective_database_url)
+    link = root / "planted.png"
+    try:
+        with index.session() as s:
+            for name in ("../../../../index.sqlite3", "../../../../keys/archive-key.pem",
+                         "planted.png"):
+                s.add(ArtifactRow(capture_id=capture["capture_id"], name=name, sha256="0" * 64,
+                                  size=1, media_type="image/png", role="screenshot"))
+        link.symlink_to(server.archive.data_dir / "keys" / "archive-key.pem")
+        for name in ("../../../../index.sqlite3", "..%2f..%2f..%2f..%2findex.sqlite3",
+                     "../../../../keys/archive-key.pem", "planted.png"):
+            status, body = raw_get(server, f"{capture['href']}/files/{name}")
+            assert status == 404, (name, status)
+            assert b"PRIVATE KEY" not in body and b"SQLite format" not in body
+        with index.session() as s:  # the capture "moved" to the key's directory
+            s.execute(update(CaptureRow).where(CaptureRow.id == capture["capture_id"])
+                      .values(directory="keys"))
+            s.add(ArtifactRow(capture_id=capture["capture_id"], name="archive-key.pem",
+                              sha256="0" * 64, size=1, media_type="image/png", role="x"))
+        status, body = raw_get(server, f"{capture['href']}/files/archive-key.pem")
+        assert status == 404 and b"PRIVATE KEY" not in body
+    finally:
+        link.unlink(missing_ok=True)
+        with index.session() as s:
+            s.execute(update(CaptureRow).where(CaptureRow.id == capture["capture_id"])
+                      .values(directory=capture["directory"].removeprefix(
+                          str(server.archive.data_dir) + "/")))
+            for row in s.query(ArtifactRow).filter(
+                    ArtifactRow.capture_id == capture["capture_id"],
+                    ArtifactRow.sha256 == "0" * 64):
+                s.delete(row)
+        index.close()
+    assert server.get(f"/api/v1/captures/{capture['capture_id']}").json()[
+        "verification"]["ok"] is True
+
+
+def test_a_tampered_index_turns_verification_red(server: Server) -> None:
+    """What the page shows from the index (text, status) must match the signed manifest."""
+    from sqlalchemy import update
+
+    from archiver.store.index import Index
+    from archiver.store.schema import CaptureRow
+
+    capture = first_capture(server, SEED_IDS[1])
+    index = Index(server.archive.config.storage.effective_database_url)
+    try:
+        with index.session() as s:
+            s.execute(update(CaptureRow).where(CaptureRow.id == capture["capture_id"])
+                      .values(text="Forged text", status="deleted"))
+        found = server.get(f"/api/v1/captures/{capture['capture_id']}").json()
+        assert found["verification"]["ok"] is False
+        issues = " ".join(p["issue"] for p in found["verification"]["problems"])
+        assert "status 'deleted'" in issues and "text" in issues
+    finally:
+        with index.session() as s:
+            s.execute(update(CaptureRow).where(CaptureRow.id == capture["capture_id"])
+                      .values(text=capture["text"], status=capture["status"]))
+        index.close()
+    assert server.get(f"/api/v1/captures/{capture['capture_id']}").json()[
+        "verification"]["ok"] is True
+
+
+def test_every_route_of_the_app_needs_a_token(web_archive: object) -> None:
+    """Walk the app's own route table, so a route added later cannot skip the check."""
+    import re
+
+    from archiver.web.app import create_app
+
+    app = create_app(web_archive.config)  # type: ignore[attr-defined]
+    public = {"/login", "/logout", "/api/openapi.json", "/static"}
+    checked = 0
+    import requests as http
+
+    proc, base = start_server(web_archive)  # type: ignore[arg-type]
+    try:
+        for route in app.routes:
+            path = getattr(route, "path", "")
+            methods = getattr(route, "methods", None) or {"GET"}
+            if path in public or "GET" not in methods:
+                continue
+            concrete = re.sub(r"\{[^}]+\}", "1", path)
+            answer = http.get(base + concrete, timeout=10, allow_redirects=False)
+            assert answer.status_code == 401, (path, answer.status_code)
+            checked += 1
+    finally:
+        proc.terminate()
+        proc.wait(15)
+    assert checked >= 18
+
+
+def test_odd_input_is_a_client_error_not_a_crash(server: Server) -> None:
+    for path in ("/posts?page=99999999999999999999", "/captures?page=0",
+                 "/search?q=x&page=99999999999999999999",
+                 "/api/v1/articles/99999999999999999999999", "/articles/-1",
+                 "/posts/nosuchplatform/123", "/posts/mastodon/evil.example/1",
+                 "/api/v1/posts/telegram/channel/5", "/captures/zz", "/diff?a=1&b=2",
+                 "/api/v1/captures?page=abc"):
+        answer = server.get(path)
+        assert 400 <= answer.status_code < 500, (path, answer.status_code)
+    failed = server.get("/api/v1/captures?status=failed").json()["items"]
+    for c in failed[:1]:
+        assert server.get(f"{c['href']}/export.wacz").status_code == 404
+
+
+def test_urls_from_archived_data_are_links_only_when_http(server: Server) -> None:
+    from archiver.web.app import link
+
+    assert str(link("javascript:alert(1)")) == "javascript:alert(1)"
+    assert "<a" not in str(link("data:text/html,<script>x</script>"))
+    assert "&lt;script&gt;" in str(link("data:text/html,<script>x</script>"))
+    assert str(link("https://x.com/a?b=1&c=<2>")).startswith(
+        '<a href="https://x.com/a?b=1&amp;c=&lt;2&gt;" rel="noreferrer noopener">')
