@@ -69,6 +69,12 @@ class NetworkConfig:
     #: networks exempt from the private-address guard, e.g. ["127.0.0.0/8"]
     allow_networks: tuple[str, ...] = ()
     user_agent: str = ""
+    #: data-endpoint requests that may start per second to one host (0 = no limit)
+    requests_per_second: float = 5.0
+    #: times a 429 / 503 answer is retried, honouring Retry-After
+    retries: int = 2
+    #: longest Retry-After waited for, in seconds (longer: the capture fails, retried later)
+    max_retry_after: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -92,8 +98,9 @@ class BrowserConfig:
 class CaptureConfig:
     #: also load and snapshot the post's own page (x.com/...), besides the embed render
     post_page: bool = True
-    #: posts captured at the same time, each in its own browser context
-    concurrency: int = 2
+    #: posts captured at the same time, each in its own browser context of one browser
+    #: (0 = one per CPU core, at least 2 and at most 8)
+    concurrency: int = 0
     #: also load the article in Chromium: embeds that scripts inject are found, and the
     #: rendered DOM and a screenshot of the article are kept with its response
     render_article: bool = True
@@ -102,6 +109,13 @@ class CaptureConfig:
     #: after the load event, wait at most this long for the network to go quiet, so that
     #: embed scripts have run
     article_settle: float = 5.0
+
+
+def effective_concurrency(configured: int) -> int:
+    """The capture concurrency to use: as configured, or from the CPU count when 0."""
+    if configured > 0:
+        return configured
+    return max(2, min(8, os.cpu_count() or 2))
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,8 @@ class HttpExchange:
     http_version: str = "HTTP/1.1"
     #: TLS version and the certificate chain the server presented (verified), if https
     tls: dict[str, Any] | None = None
+    #: earlier answers to the same request that were retried (429 / 503), oldest first
+    retried: tuple[HttpExchange, ...] = ()
 
     def header(self, name: str) -> str | None:
         lname = name.lower()

@@ -21,7 +21,7 @@ from archiver.capture.article import render_article
 from archiver.capture.browser import BrowserSession
 from archiver.capture.guard import BrowserGuard
 from archiver.capture.post import CaptureEnv, capture_post
-from archiver.config import Config
+from archiver.config import Config, effective_concurrency
 from archiver.discover import discover_html, merge_rendered
 from archiver.errors import FetchError, UsageError
 from archiver.evidence import ledger
@@ -30,6 +30,7 @@ from archiver.evidence.timestamp import stamp_pending
 from archiver.models import CaptureResult, EmbedRef, HttpExchange, PostRef
 from archiver.net import Http, HttpPool, Resolver, decode_document, utc_now
 from archiver.platforms import match_url
+from archiver.politeness import HostLimiter
 from archiver.recapture import Policy
 from archiver.store.files import clean_staging
 from archiver.store.index import Index, new_id
@@ -234,8 +235,9 @@ class _Run:
         progress(f"capturing {len(posts)} post(s)")
         tracker.start(len(posts))
         env = CaptureEnv(self.config, self.index, self.http, await self.browser.get(),
-                         self.run_id, requested, self.key)
-        limit = asyncio.Semaphore(max(1, self.config.capture.concurrency))
+                         self.run_id, requested, self.key,
+                         HostLimiter(self.config.network.requests_per_second))
+        limit = asyncio.Semaphore(effective_concurrency(self.config.capture.concurrency))
 
         async def one(ref: PostRef, embeds: list[tuple[EmbedRef, str | None]]
                       ) -> CaptureResult | PostRef:

@@ -32,6 +32,7 @@ from archiver.evidence.keys import ArchiveKey
 from archiver.models import CaptureResult, CaptureStatus, EmbedRef, HttpExchange, PostData, PostRef
 from archiver.net import Http, HttpPool, utc_now
 from archiver.platforms import by_name
+from archiver.politeness import HostLimiter, polite_get
 from archiver.platforms.base import DataRequest, PageSpec, Platform
 from archiver.store.files import safe_segments
 from archiver.store.index import Index, new_id
@@ -48,6 +49,8 @@ class CaptureEnv:
     run_id: str
     requested: Sequence[str] = ()
     key: ArchiveKey | None = None
+    #: the run's pace per host for data endpoints
+    limiter: HostLimiter | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -59,9 +62,13 @@ def capture_relpath(post: PostRef, capture_id: str, started: datetime) -> Path:
     return Path("captures", post.platform, *safe_segments(post.post_id), f"{stamp}-{capture_id}")
 
 
-def fetch_data(http: HttpPool, request: DataRequest) -> HttpExchange | FetchError:
+def fetch_data(http: HttpPool, request: DataRequest, limiter: HostLimiter | None = None
+               ) -> HttpExchange | FetchError:
+    """A data endpoint's answer (at the host's pace, 429s honoured), or why there is none."""
+    client = http.get()
     try:
-        return http.get().get(request.url, accept=request.media_type)
+        return polite_get(lambda: client.get(request.url, accept=request.media_type),
+                          request.url, limiter or HostLimiter(0), http.config)
     except FetchError as exc:
         return exc
 
@@ -110,7 +117,8 @@ async def _capture(env: CaptureEnv, platform: Platform, post: PostRef,
         guard = BrowserGuard(env.http.resolver, proxied=bool(env.config.network.proxy))
         try:
             await guard.install(context)
-            data_tasks = [asyncio.to_thread(fetch_data, env.http, r) for r in requests]
+            data_tasks = [asyncio.to_thread(fetch_data, env.http, r, env.limiter)
+                          for r in requests]
             page_tasks = [_guarded_render(env, context, s, guard) for s in specs]
             gathered = await asyncio.gather(*data_tasks, *page_tasks)
         finally:

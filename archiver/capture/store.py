@@ -146,6 +146,8 @@ def _traffic_warc(capture_id: str, got: Gathered) -> bytes:
     warc = WarcWriter(capture_id, f"embed-archiver/{__version__}")
     for answer in got.fetched:
         if isinstance(answer, HttpExchange):
+            for earlier in answer.retried:
+                warc.add_exchange(earlier)
             warc.add_exchange(answer)
     if got.har is not None:
         warc.add_har(got.har)

@@ -44,6 +44,8 @@ def tool_environment(config_digest: str) -> dict[str, Any]:
 def exchange_record(exchange: HttpExchange, artifact: str | None) -> dict[str, Any]:
     record = exchange.describe()
     record["artifact"] = artifact
+    if exchange.retried:  # answers 429 / 503 that were waited out and asked again
+        record["retried"] = [e.describe() for e in exchange.retried]
     return record
 
 

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from tests.fakeplatform.server import FakePlatform
 
 FIXTURE = ASSETS / "tweets.json"
-STATES = frozenset({"live", "deleted", "protected", "suspended", "ratelimited"})
+STATES = frozenset({"live", "deleted", "protected", "suspended", "ratelimited",
+                    "ratelimited_once"})
 SUSPENDED_TEXT = "This Post is from a suspended account. Learn more"
 JSON_TYPE = "application/json;charset=utf-8"
 NO_STORE = ("Cache-Control", "no-store")
@@ -147,6 +148,10 @@ def routes(platform: FakePlatform) -> dict[str, Handler]:
         if state == "ratelimited":
             return Response(429, b"Rate limit exceeded\n", "text/plain; charset=utf-8",
                             [*headers, ("Retry-After", "60")])
+        if state == "ratelimited_once":  # asks for one second, then answers
+            store.set_state(tweet_id, "live")
+            return Response(429, b"Rate limit exceeded\n", "text/plain; charset=utf-8",
+                            [*headers, ("Retry-After", "1")])
         if state == "suspended":
             data: dict[str, Any] = {"__typename": "TweetTombstone", "tombstone": {
                 "text": {"text": SUSPENDED_TEXT, "entities": [], "rtl": False}}}

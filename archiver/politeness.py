@@ -1,0 +1,94 @@
+"""Politeness towards the platforms: a request rate per host, and 429 / 503 honoured.
+
+Data endpoints (syndication, oEmbed, APIs) are fetched through `polite_get`:
+
+- at most `network.requests_per_second` requests start per second to any one host, across
+  every capture of the run (0 = no limit);
+- an answer 429 (Too Many Requests) or 503 with `Retry-After` (seconds or an HTTP date) is
+  retried after that long, when it is at most `network.max_retry_after` seconds; without
+  the header after 1 s, then 2 s; at most `network.retries` times. A longer wait is not
+  made: the answer is kept, the capture fails as rate limited, and the post is retried
+  later on the re-capture schedule.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+from archiver.config import NetworkConfig
+from archiver.models import HttpExchange
+
+RETRY_STATUSES = (429, 503)
+
+
+class HostLimiter:
+    """Spaces out request starts per host (thread-safe; one per run)."""
+
+    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.interval = 1.0 / per_second if per_second > 0 else 0.0
+        self._next: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._clock, self._sleep = clock, sleep
+
+    def wait(self, host: str) -> float:
+        """Block until a request to `host` may start; returns the seconds waited."""
+        if not self.interval:
+            return 0.0
+        with self._lock:
+            now = self._clock()
+            start = max(now, self._next.get(host, now))
+            self._next[host] = start + self.interval
+        delay = start - now
+        if delay > 0:
+            self._sleep(delay)
+        return max(delay, 0.0)
+
+
+def retry_after(exchange: HttpExchange, now: datetime | None = None) -> float | None:
+    """The server's Retry-After in seconds (from seconds or an HTTP date), if given."""
+    value = (exchange.header("retry-after") or "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def polite_get(send: Callable[[], HttpExchange], url: str, limiter: HostLimiter,
+               network: NetworkConfig, sleep: Callable[[float], None] = time.sleep
+               ) -> HttpExchange:
+    """`send()` (a GET of `url`) at the host's pace, retried on 429 / 503 as documented
+    above. Returns the last answer."""
+    host = (urlsplit(url).hostname or "").lower()
+    attempt = 0
+    earlier: list[HttpExchange] = []
+    while True:
+        limiter.wait(host)
+        exchange = send()
+        if earlier:  # the answers that were retried stay with the evidence
+            exchange = replace(exchange, retried=tuple(earlier))
+        if exchange.status not in RETRY_STATUSES or attempt >= network.retries:
+            return exchange
+        wait = retry_after(exchange)
+        if wait is None:
+            if exchange.status == 503:  # a plain 503 is an outage, not "slow down"
+                return exchange
+            wait = float(1 << attempt)
+        if wait > network.max_retry_after:
+            return exchange
+        earlier.append(replace(exchange, retried=()))
+        sleep(wait)
+        attempt += 1
