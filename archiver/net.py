@@ -43,6 +43,30 @@ from archiver.models import HttpExchange
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+#: Endpoints that hand out credentials or control a cloud host. Refused even when a network
+#: that contains them is allowed: allowing 169.254.0.0/16 or fd00::/8 for a lab must not
+#: open them. (168.63.129.16 is a public address, but only ever the Azure host's agent.)
+_METADATA: dict[IPAddress, str] = {ipaddress.ip_address(a): why for a, why in {
+    "169.254.169.254": "the cloud metadata endpoint (AWS, GCP, Azure, OpenStack ...)",
+    "169.254.170.2": "the AWS ECS task metadata endpoint",
+    "fd00:ec2::254": "the AWS IPv6 metadata endpoint",
+    "100.100.100.200": "the Alibaba Cloud metadata endpoint",
+    "192.0.0.192": "the Oracle Cloud metadata endpoint",
+    "168.63.129.16": "the Azure host agent (WireServer)",
+}.items()}
+#: Non-public ranges that `ipaddress` does not name or (on some Python versions) calls
+#: global, checked before its own flags so that the verdict does not depend on the version.
+_NAMED_RANGES: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...] = tuple(
+    (ipaddress.ip_network(net), why) for net, why in (
+        ("0.0.0.0/8", "'this network', which reaches the local host"),
+        ("100.64.0.0/10", "shared address space, used by carrier-grade NAT"),
+        ("255.255.255.255/32", "broadcast"),
+        ("::/128", "unspecified, which reaches the local host"),
+        ("::/96", "IPv4-compatible IPv6, deprecated"),
+        ("64:ff9b:1::/48", "the local-use NAT64 prefix"),
+        ("fc00::/7", "IPv6 unique-local, private"),
+        ("fec0::/10", "IPv6 site-local, deprecated private"),
+    ))
 DEFAULT_USER_AGENT = f"embed-archiver/{__version__} (archives embedded social-media posts)"
 _ENCODING_DER = 2  # ssl._ssl.ENCODING_DER, for the (private before 3.13) Certificate objects
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -82,32 +106,52 @@ class Resolver:
         return None
 
     def check(self, ip: str, host: str) -> None:
-        """Refuse an address that is not public, unless its network is allowed."""
-        addr: IPAddress = ipaddress.ip_address(ip.split("%")[0])
-        if isinstance(addr, ipaddress.IPv6Address):  # IPv4 carried inside IPv6 is IPv4
-            inner = addr.ipv4_mapped or addr.sixtofour or (addr.teredo or (None, None))[1]
-            if inner is None and addr in _NAT64:
-                inner = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
-            if inner is not None:
-                addr = inner
-        if any(addr in net for net in self.allowed):
-            return
-        if not addr.is_global or addr.is_multicast:
+        """Refuse an address that is not public, unless its network is allowed.
+
+        IPv4 carried inside IPv6 (mapped, NAT64, 6to4, Teredo) is judged as that IPv4
+        address; an IPv6 zone id (`%eth0`) is ignored. Cloud metadata endpoints are refused
+        even when an allowed network contains them. Raises BlockedAddressError saying what
+        was refused and why.
+        """
+        try:
+            outer: IPAddress = ipaddress.ip_address(ip.strip("[]").split("%")[0])
+        except ValueError as exc:
+            raise BlockedAddressError(f"refused: {host} resolves to {ip!r}, which is not an "
+                                      "IP address", url=host) from exc
+        addr = _embedded_ipv4(outer) or outer
+        shown = str(outer) if addr is outer else f"{outer} (IPv4 {addr} inside IPv6)"
+        literal = host.strip("[]").split("%")[0].lower() == str(outer)
+        subject = f"{shown} is" if literal else f"{host} resolves to {shown},"
+        if addr in _METADATA:
             raise BlockedAddressError(
-                f"refused: {host} resolves to {addr}, a non-public address "
-                "(allow its network in [network] allow_networks to permit it)", url=host)
+                f"refused: {subject} {_METADATA[addr]}, a non-public endpoint that is refused "
+                "whatever [network] allow_networks says", url=host)
+        if any(a in net for net in self.allowed for a in {addr, outer}
+               if a.version == net.version):
+            return
+        why = non_public_reason(addr)
+        if why is not None:
+            raise BlockedAddressError(
+                f"refused: {subject} a non-public address ({why}); allow its network in "
+                "[network] allow_networks to permit it", url=host)
 
     def resolve(self, host: str, port: int) -> list[tuple[str, int]]:
         """Checked (address, port) pairs to connect to for host:port, in order."""
+        if not host.strip("[]."):
+            raise BlockedAddressError("refused: a URL without a host name", url=host)
         entry = self.mapped(host)
         if entry is not None:
             addr, mport = entry
             pairs = [(addr, mport or port)]
+        elif (literal := _literal_address(host)) is not None:
+            pairs = [(literal, port)]
         else:
             try:
                 infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
             except socket.gaierror as exc:
                 raise FetchError(f"cannot resolve host {host}: {exc.strerror}", url=host) from exc
+            except (OSError, UnicodeError, ValueError) as exc:  # bad IDNA label, NUL byte ...
+                raise FetchError(f"cannot resolve host {host!r}: {exc}", url=host) from exc
             pairs = [(str(info[4][0]), port) for info in infos]
         for addr, _ in pairs:  # every address must pass: a mixed answer is refused whole
             self.check(addr, host)
@@ -129,6 +173,51 @@ class Resolver:
     def seen(self, host: str) -> str | None:
         with self._lock:
             return self._seen.get(host.lower())
+
+
+def _literal_address(host: str) -> str | None:
+    """The address `host` spells, in any form the system reads, or None for a name.
+
+    Covers what urllib3 hands over as is and browsers normalise: 127.1, 0x7f000001,
+    2130706433, 0177.0.0.1 (as the system's inet_aton reads them, so the check sees what a
+    connection would reach), a trailing dot, brackets, and an IPv6 zone id (`%25eth0`).
+    No DNS query is made."""
+    bare = host.strip("[]").rstrip(".").replace("%25", "%", 1)
+    try:
+        return str(ipaddress.ip_address(bare))
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(bare, None, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_NUMERICHOST)
+    except (OSError, UnicodeError, ValueError):
+        return None
+    return str(infos[0][4][0]) if infos else None
+
+
+def _embedded_ipv4(addr: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries (mapped, NAT64, 6to4, Teredo client)."""
+    if not isinstance(addr, ipaddress.IPv6Address):
+        return None
+    inner = addr.ipv4_mapped or addr.sixtofour or (addr.teredo or (None, None))[1]
+    if inner is None and addr in _NAT64:
+        inner = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+    return inner
+
+
+def non_public_reason(addr: IPAddress) -> str | None:
+    """Why `addr` is not a public unicast address ("loopback", "private" ...), or None."""
+    if addr.is_loopback:
+        return "loopback"
+    for net, why in _NAMED_RANGES:
+        if addr.version == net.version and addr in net:
+            return why
+    for flag, why in (("is_link_local", "link-local"),
+                      ("is_multicast", "multicast"), ("is_reserved", "reserved"),
+                      ("is_private", "private")):
+        if getattr(addr, flag, False):
+            return why
+    return None if addr.is_global else "not globally routable"
 
 
 def _parse_target(host: str, target: str) -> tuple[str, int | None]:

@@ -1,0 +1,648 @@
+"""SSRF: every way of naming an address the policy refuses, against the code paths users run
+(`Http.get` and its redirects, `check_navigation`, and the browser behind `BrowserGuard`).
+
+Nothing here leaves loopback, even when the code under test is wrong:
+- `socket.getaddrinfo` is a table (`dns`): names resolve only to what a test says, numeric
+  hosts are parsed by the real resolver with AI_NUMERICHOST, and nothing is ever queried;
+- `socket.socket.connect` records every connection the archiver's Python side makes and
+  refuses, before connecting, any address outside loopback (`connects`);
+- Chromium only gets IP literals and the fake platform's names (mapped to 127.0.0.1 by its
+  host-resolver rules), and a request the guard lets through to anything but loopback or
+  the fake platform is aborted by the test instead, and recorded as a leak.
+"Refused before any byte is sent" is checked directly: the connect spy saw no connection,
+and recording listeners on the refused loopback addresses (127.0.0.3, ::1) saw none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import ipaddress
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from archiver.capture.guard import BrowserGuard
+from archiver.capture.post import check_navigation
+from archiver.config import NetworkConfig
+from archiver.errors import BlockedAddressError, FetchError
+from archiver.net import Http, Resolver
+from tests.fakeplatform import FakePlatform
+from tests.fakeplatform.server import Response
+from tests.harness import LoopThread
+
+PAGE_HOST = "news.example.org"
+REFUSED_V4 = "127.0.0.3"  # a loopback address outside the one allowed (127.0.0.1/32)
+
+
+# -- the loopback-only harness -------------------------------------------------------------------
+def _is_loopback(host: str) -> bool:
+    addr = ipaddress.ip_address(host.split("%")[0])
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return addr.is_loopback
+
+
+@dataclass
+class Net:
+    """What the archiver's Python side resolved and connected to during one test."""
+
+    names: dict[str, list[list[str]]] = field(default_factory=dict)  # name -> answers in turn
+    lookups: list[str] = field(default_factory=list)
+    connects: list[tuple[str, int]] = field(default_factory=list)
+
+    def answer(self, name: str, *answers: list[str]) -> None:
+        """`name` resolves to answers[0], then answers[1] ... (the last one repeats)."""
+        self.names[name] = list(answers)
+
+
+@pytest.fixture(autouse=True)
+def net(monkeypatch: pytest.MonkeyPatch) -> Net:
+    state = Net()
+    real_getaddrinfo = socket.getaddrinfo
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def getaddrinfo(host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0,
+                    flags: int = 0) -> list[Any]:
+        name = host.decode() if isinstance(host, bytes) else host
+        answers = state.names.get(str(name).lower().rstrip("."))
+        if answers is None or flags & socket.AI_NUMERICHOST:
+            # numeric hosts only: a name not in the table never resolves, and is never sent
+            return real_getaddrinfo(host, port, family, type, proto, flags | socket.AI_NUMERICHOST)
+        state.lookups.append(str(name))
+        current = answers.pop(0) if len(answers) > 1 else answers[0]
+        return [info for a in current for info in real_getaddrinfo(
+            a, port, family, type, proto, flags | socket.AI_NUMERICHOST)]
+
+    def spy(address: Any) -> None:
+        if isinstance(address, tuple):
+            state.connects.append((str(address[0]), int(address[1])))
+            if not _is_loopback(str(address[0])):
+                raise OSError(errno.ENETUNREACH, f"test harness: no traffic to {address[0]}")
+
+    def connect(sock: socket.socket, address: Any) -> None:
+        spy(address)
+        real_connect(sock, address)
+
+    def connect_ex(sock: socket.socket, address: Any) -> int:
+        spy(address)
+        return real_connect_ex(sock, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    return state
+
+
+class Listener:
+    """A TCP (and UDP) listener on a loopback address that records every connection and
+    datagram, answering TCP with a small HTTP 200."""
+
+    def __init__(self, host: str, port: int = 0) -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.tcp = socket.socket(family, socket.SOCK_STREAM)
+        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.tcp.bind((host, port))
+        self.tcp.listen(32)
+        self.tcp.settimeout(0.1)
+        self.port: int = self.tcp.getsockname()[1]
+        self.udp = socket.socket(family, socket.SOCK_DGRAM)
+        self.udp.bind((host, self.port))
+        self.udp.settimeout(0.1)
+        self.host = host
+        self.seen: list[bytes] = []  # first bytes of each TCP connection ("" if none came)
+        self.datagrams: list[bytes] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._accept, daemon=True),
+                         threading.Thread(target=self._receive, daemon=True)]
+        for thread in self._threads:
+            thread.start()
+
+    def netloc(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.tcp.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(0.5)
+                try:
+                    data = conn.recv(4096)
+                except OSError:
+                    data = b""
+                self.seen.append(data)
+                with contextlib.suppress(OSError):
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                                 b"Content-Length: 8\r\nConnection: close\r\n\r\nlistener")
+
+    def _receive(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.datagrams.append(self.udp.recvfrom(2048)[0])
+            except OSError:
+                continue
+
+    def close(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(2)
+        self.tcp.close()
+        self.udp.close()
+
+
+@pytest.fixture()
+def listeners() -> Iterator[Callable[..., Listener]]:
+    started: list[Listener] = []
+
+    def start(host: str, port: int = 0) -> Listener:
+        started.append(Listener(host, port))
+        return started[-1]
+
+    yield start
+    for listener in started:
+        listener.close()
+
+
+# -- the forms --------------------------------------------------------------------------------
+def ipv4_forms(address: str, port: int) -> dict[str, str]:
+    """Netlocs that all name `address`:`port`, as browsers, urllib3 and getaddrinfo read them."""
+    a = ipaddress.IPv4Address(address)
+    n, o = int(a), a.packed
+    client = (~n) & 0xFFFFFFFF  # Teredo carries the client address inverted
+    forms = {
+        "dotted": address,
+        "short": f"{o[0]}.{n & 0xFFFFFF}",  # 127.1 form
+        "hex": hex(n),
+        "HEX": "0X" + format(n, "X"),
+        "decimal": str(n),
+        "octal-dotted": f"0{o[0]:o}.{o[1]}.{o[2]}.{o[3]}",
+        "octal-whole": "0" + format(n, "o"),
+        "hex-dotted": ".".join(hex(b) for b in o),
+        "zero-padded": ".".join(f"{b:03d}" for b in o),
+        "trailing-dot": f"{address}.",
+        "userinfo": f"evil.example@{address}",
+        "mapped": f"[::ffff:{address}]",
+        "mapped-hex": f"[::ffff:{n >> 16:x}:{n & 0xFFFF:x}]",
+        "mapped-long": f"[0:0:0:0:0:ffff:{n >> 16:x}:{n & 0xFFFF:x}]",
+        "ipv4-compatible": f"[::{address}]",
+        "nat64": f"[64:ff9b::{address}]",
+        "6to4": f"[2002:{n >> 16:x}:{n & 0xFFFF:x}::]",
+        "teredo": f"[2001:0:4136:e378:8000:63bf:{client >> 16:x}:{client & 0xFFFF:x}]",
+    }
+    return {label: f"{host}:{port}" for label, host in forms.items()}
+
+
+#: ipv4_forms that are IPv6 addresses other than ::ffff:0:0/96 (they do not reach loopback)
+CARRIED_IN_IPV6 = ("ipv4-compatible", "nat64", "6to4", "teredo")
+
+
+def ipv6_loopback_forms(port: int) -> dict[str, str]:
+    return {label: f"[{host}]:{port}" for label, host in {
+        "short": "::1", "long": "0:0:0:0:0:0:0:1", "padded": "0000::0001",
+        "zone": "::1%25lo"}.items()}
+
+
+#: Non-loopback addresses the policy refuses (nothing listens: the connect spy would refuse
+#: and record any attempt), with a word the refusal must give as its reason.
+OTHER_REFUSED = {
+    "10.0.0.1": "private", "172.16.5.4": "private", "192.168.1.1": "private",
+    "169.254.169.254": "metadata", "169.254.170.2": "metadata", "100.100.100.200": "metadata",
+    "[fd00:ec2::254]": "metadata", "192.0.0.192": "metadata", "168.63.129.16": "Azure",
+    "[::ffff:169.254.169.254]": "metadata", "169.254.1.1": "link-local",
+    "100.64.0.1": "carrier-grade NAT", "0.0.0.0": "local host", "[::]": "local host",
+    "224.0.0.1": "multicast", "[ff02::1]": "multicast", "255.255.255.255": "broadcast",
+    "240.0.0.1": "reserved", "[fd00::1]": "unique-local", "[fe80::1]": "link-local",
+    "[fe80::1%25eth0]": "link-local", "[fec0::1]": "site-local",
+    "[64:ff9b::a00:1]": "private", "[64:ff9b:1::a00:1]": "NAT64",
+    "[2002:a00:1::]": "private", "[::ffff:10.0.0.1]": "private",
+}
+
+
+def _refused(exc: pytest.ExceptionInfo[BaseException], *words: str) -> None:
+    """The refusal names what was refused and why."""
+    assert exc.type is BlockedAddressError, exc.value
+    text = str(exc.value)
+    assert text.startswith("refused: ") and "non-public" in text, text
+    for word in words:
+        assert word in text, (word, text)
+
+
+# -- requests: literal forms ------------------------------------------------------------------
+@pytest.fixture()
+def on_127_0_0_1(listeners: Callable[..., Listener]) -> Listener:
+    return listeners("127.0.0.1")
+
+
+@pytest.fixture()
+def on_v6_loopback(listeners: Callable[..., Listener]) -> Listener:
+    return listeners("::1")
+
+
+@pytest.mark.parametrize("label", list(ipv4_forms("127.0.0.1", 1)))
+def test_every_form_of_127_0_0_1_is_refused_before_connect(
+        label: str, on_127_0_0_1: Listener, net: Net) -> None:
+    netloc = ipv4_forms("127.0.0.1", on_127_0_0_1.port)[label]
+    with pytest.raises(FetchError) as exc:
+        Http(NetworkConfig()).get(f"http://{netloc}/ssrf")
+    _refused(exc, "127.0.0.1")
+    assert net.connects == [] and on_127_0_0_1.seen == []
+
+
+@pytest.mark.parametrize("label", list(ipv6_loopback_forms(1)))
+def test_every_form_of_ipv6_loopback_is_refused_before_connect(
+        label: str, on_v6_loopback: Listener, net: Net) -> None:
+    netloc = ipv6_loopback_forms(on_v6_loopback.port)[label]
+    with pytest.raises(FetchError) as exc:
+        Http(NetworkConfig()).get(f"http://{netloc}/ssrf")
+    _refused(exc, "::1", "loopback")
+    assert net.connects == [] and on_v6_loopback.seen == []
+
+
+@pytest.mark.parametrize("host, why", list(OTHER_REFUSED.items()))
+def test_private_link_local_multicast_and_metadata_addresses_are_refused(
+        host: str, why: str, net: Net) -> None:
+    with pytest.raises(FetchError) as exc:
+        Http(NetworkConfig()).get(f"http://{host}/latest/meta-data/")
+    _refused(exc, why)
+    assert net.connects == []
+
+
+def test_metadata_stays_refused_even_inside_an_allowed_network(net: Net) -> None:
+    http = Http(replace(NetworkConfig(), allow_networks=("169.254.0.0/16", "fd00::/8",
+                                                           "100.64.0.0/10")))
+    for url in ("http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/",
+                "http://100.100.100.200/latest/meta-data/"):
+        with pytest.raises(BlockedAddressError, match=r"whatever \[network\] allow_networks"):
+            http.get(url)
+    assert net.connects == []
+
+
+def test_a_loopback_listener_is_reachable_when_allowed(on_127_0_0_1: Listener,
+                                                       net: Net) -> None:
+    """The control: the harness does see a connection when the policy lets one through."""
+    http = Http(replace(NetworkConfig(), allow_networks=("127.0.0.1/32",)))
+    got = http.get(f"http://0x7f000001:{on_127_0_0_1.port}/ok")
+    assert got.status == 200 and got.body == b"listener"
+    assert net.connects == [("127.0.0.1", on_127_0_0_1.port)] and len(on_127_0_0_1.seen) == 1
+
+
+# -- requests: names --------------------------------------------------------------------------
+NAMES = {  # name -> (its answer, a word of the refusal)
+    "intranet.test": (["10.0.0.5"], "private"),
+    "metadata.google.internal": (["169.254.169.254"], "metadata"),
+    "loop.test": (["127.0.0.3"], "loopback"),
+    "localhost": (["127.0.0.1", "::1"], "loopback"),
+    "ula.test": (["fd00::1"], "unique-local"),
+    "mapped.test": (["::ffff:10.0.0.1"], "private"),
+    "nat64.test": (["64:ff9b::a9fe:a9fe"], "metadata"),
+    "compat.test": (["::7f00:1"], "IPv4-compatible"),
+    "mixed.test": (["93.184.216.34", "10.1.2.3"], "10.1.2.3"),  # refused whole, public first
+}
+
+
+@pytest.mark.parametrize("name", list(NAMES))
+def test_names_that_resolve_to_refused_addresses_are_refused(name: str, net: Net) -> None:
+    answer, why = NAMES[name]
+    net.answer(name, answer)
+    with pytest.raises(FetchError) as exc:
+        Http(NetworkConfig()).get(f"https://{name}/")
+    _refused(exc, name, why)
+    assert net.lookups == [name] and net.connects == []
+
+
+def test_unicode_and_empty_hosts_are_refused_without_connecting(net: Net) -> None:
+    http = Http(NetworkConfig())
+    for url in ("http://１２７.０.０.１/", "http://xn--/", "http://./"):
+        with pytest.raises(FetchError):
+            http.get(url)
+    with pytest.raises(BlockedAddressError, match="without a host"):
+        Resolver().resolve("", 80)
+    assert net.connects == []
+
+
+# -- requests: redirects ----------------------------------------------------------------------
+@pytest.fixture()
+def guarded_net(net_config: NetworkConfig) -> NetworkConfig:
+    """The fake platform's settings with only its own address allowed: 127.0.0.3 is refused."""
+    return replace(net_config, allow_networks=("127.0.0.1/32",))
+
+
+def _redirect(fake: FakePlatform, name: str, location: str, status: int = 302) -> str:
+    fake.documents[(PAGE_HOST, f"/ssrf/{name}")] = Response.redirect(location, status)
+    return f"https://{PAGE_HOST}/ssrf/{name}"
+
+
+@pytest.fixture()
+def refused_v4(listeners: Callable[..., Listener]) -> Listener:
+    return listeners(REFUSED_V4)
+
+
+def _redirect_targets(v4: Listener, v6: Listener) -> dict[str, str]:
+    targets = {f"127.0.0.3 {k}": f"http://{v}/leak" for k, v in
+               ipv4_forms(REFUSED_V4, v4.port).items()}
+    targets.update({f"::1 {k}": f"http://{v}/leak" for k, v in
+                    ipv6_loopback_forms(v6.port).items()})
+    targets.update({
+        "metadata": "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+        "metadata-v6": "http://[fd00:ec2::254]/latest/meta-data/",
+        "alibaba": "http://100.100.100.200/latest/meta-data/",
+        "ula": "http://[fd00::1]/", "private": "https://10.0.0.1/",
+        "name": f"http://loop.test:{v4.port}/leak", "https-name": "https://intranet.test/",
+        "relative-scheme": f"//{REFUSED_V4}:{v4.port}/leak",
+    })
+    return targets
+
+
+def test_redirects_into_refused_addresses_are_refused_before_connect(
+        fake_platform: FakePlatform, guarded_net: NetworkConfig, refused_v4: Listener,
+        on_v6_loopback: Listener, net: Net) -> None:
+    net.answer("loop.test", [REFUSED_V4])
+    net.answer("intranet.test", ["10.0.0.5"])
+    http = Http(guarded_net)
+    targets = _redirect_targets(refused_v4, on_v6_loopback)
+    for status in (301, 302, 303, 307, 308):
+        for i, (label, location) in enumerate(targets.items()):
+            url = _redirect(fake_platform, f"{status}-{i}", location, status)
+            with pytest.raises(BlockedAddressError) as exc:
+                http.get(url)
+            assert "non-public" in str(exc.value), (label, exc.value)
+    assert refused_v4.seen == [] and on_v6_loopback.seen == []
+    assert set(net.connects) == {("127.0.0.1", fake_platform.port)}
+    assert fake_platform.count(PAGE_HOST, "/ssrf/") == 5 * len(targets)  # every hop was served
+
+
+def test_a_redirect_to_an_allowed_address_is_followed(
+        fake_platform: FakePlatform, guarded_net: NetworkConfig, on_127_0_0_1: Listener,
+        net: Net) -> None:
+    """The control: the same redirect into the allowed network reaches the listener."""
+    url = _redirect(fake_platform, "ok", f"http://127.1:{on_127_0_0_1.port}/ok")
+    got = Http(guarded_net).get(url)
+    assert got.body == b"listener" and got.redirects == (url,)
+    assert len(on_127_0_0_1.seen) == 1 and b"GET /ok " in on_127_0_0_1.seen[0]
+
+
+# -- requests: DNS rebinding ------------------------------------------------------------------
+@pytest.fixture()
+def rebinding(listeners: Callable[..., Listener]) -> tuple[Listener, Listener]:
+    """An allowed listener on 127.0.0.2 and a refused one on 127.0.0.3, on the same port."""
+    allowed = listeners("127.0.0.2")
+    return allowed, listeners(REFUSED_V4, allowed.port)
+
+
+def test_rebinding_connects_to_the_checked_address_only(
+        rebinding: tuple[Listener, Listener], net: Net) -> None:
+    allowed, refused = rebinding
+    net.answer("rebind.test", ["127.0.0.2"], [REFUSED_V4])  # the second answer is refused
+    http = Http(replace(NetworkConfig(), allow_networks=("127.0.0.2/32",)))
+    got = http.get(f"http://rebind.test:{allowed.port}/first")
+    assert got.body == b"listener" and got.peer_ip == "127.0.0.2"
+    # the listener closes each connection, so the next request looks the name up again
+    with pytest.raises(BlockedAddressError, match=r"rebind\.test resolves to 127\.0\.0\.3"):
+        http.get(f"http://rebind.test:{allowed.port}/second")
+    assert net.lookups.count("rebind.test") == 2
+    assert [c[0] for c in net.connects] == ["127.0.0.2"]
+    assert len(allowed.seen) == 1 and refused.seen == []
+
+
+def test_rebinding_the_other_way_is_refused_at_once(
+        rebinding: tuple[Listener, Listener], net: Net) -> None:
+    allowed, refused = rebinding
+    net.answer("rebind.test", [REFUSED_V4], ["127.0.0.2"])
+    http = Http(replace(NetworkConfig(), allow_networks=("127.0.0.2/32",)))
+    with pytest.raises(BlockedAddressError):
+        http.get(f"http://rebind.test:{allowed.port}/")
+    assert net.connects == [] and allowed.seen == refused.seen == []
+
+
+def test_an_answer_mixing_allowed_and_refused_addresses_is_refused_whole(
+        rebinding: tuple[Listener, Listener], net: Net) -> None:
+    allowed, refused = rebinding
+    net.answer("both.test", ["127.0.0.2", REFUSED_V4])
+    http = Http(replace(NetworkConfig(), allow_networks=("127.0.0.2/32",)))
+    with pytest.raises(BlockedAddressError, match=r"127\.0\.0\.3"):
+        http.get(f"http://both.test:{allowed.port}/")
+    assert net.connects == [] and allowed.seen == refused.seen == []
+
+
+# -- check_navigation (the browser's page loads) ----------------------------------------------
+@pytest.mark.parametrize("label", list(ipv4_forms(REFUSED_V4, 1)) + list(ipv6_loopback_forms(1))
+                         + ["metadata", "metadata-v6", "name"])
+def test_navigation_to_any_form_is_refused(label: str, guarded_net: NetworkConfig,
+                                           net: Net) -> None:
+    net.answer("loop.test", [REFUSED_V4])
+    netloc = {**ipv4_forms(REFUSED_V4, 8443), **ipv6_loopback_forms(8443),
+              "metadata": "169.254.169.254", "metadata-v6": "[fd00:ec2::254]",
+              "name": "loop.test"}[label]
+    with pytest.raises(BlockedAddressError):
+        check_navigation(Http(guarded_net), f"https://{netloc}/status/1")
+    assert net.connects == []
+
+
+# -- the browser ------------------------------------------------------------------------------
+@dataclass
+class Visit:
+    guard: BrowserGuard
+    leaks: list[str]  # requests the guard let through to somewhere other than loopback
+    server: dict[str, Any] | None  # where Chromium loaded the page from
+
+
+def _fake_or_loopback(fake: FakePlatform, url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host in fake.hosts:
+        return True  # Chromium maps these to 127.0.0.1 itself
+    try:
+        return _is_loopback(host)
+    except ValueError:
+        return False  # a name Chromium would resolve with the real DNS
+
+
+def visit(loop: LoopThread, fake: FakePlatform, resolver: Resolver, url: str, *,
+          refusals: int = 0, breaches: int = 0, settle: float = 0.4) -> Visit:
+    """Load `url` in a fresh guarded context; wait for `refusals` and `breaches`."""
+    guard = BrowserGuard(resolver)
+    leaks: list[str] = []
+    real_continue = guard._continue
+
+    async def safe_continue(route: Any) -> None:
+        if _fake_or_loopback(fake, route.request.url):
+            await real_continue(route)
+        else:  # the guard was wrong: do not let Chromium leave loopback, and say so
+            leaks.append(route.request.url)
+            await route.abort("blockedbyclient")
+
+    guard._continue = safe_continue  # type: ignore[method-assign]
+
+    async def run() -> dict[str, Any] | None:
+        context = await loop.browser.new_context()
+        try:
+            await guard.install(context)
+            page = await context.new_page()
+            response = await page.goto(url, wait_until="load")
+            deadline = time.monotonic() + 8
+            while (len(guard.refused) < refusals or len(guard.breaches) < breaches) \
+                    and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(settle)  # time for a stray connection to show
+            await guard.drain()
+            server = await response.server_addr() if response else None
+            return dict(server) if server else None
+        finally:
+            await context.close()
+
+    server = loop.run(run(), timeout=60)
+    return Visit(guard, leaks, server)
+
+
+def _guard_resolver(fake: FakePlatform, **extra: str) -> Resolver:
+    return Resolver(fake.host_map() | extra, ["127.0.0.1/32"])
+
+
+def _refused_markers(guard: BrowserGuard) -> set[str]:
+    """The `ssrf-<marker>` first path segments of the refused requests."""
+    paths = (urlsplit(entry.split(": ", 1)[0]).path for entry in guard.refused)
+    return {p.split("/")[1].removeprefix("ssrf-") for p in paths if p.startswith("/ssrf-")}
+
+
+def test_the_browser_refuses_every_form_before_connecting(
+        browser_loop: LoopThread, fake_platform: FakePlatform, refused_v4: Listener,
+        on_v6_loopback: Listener) -> None:
+    """img, fetch, XHR, CSS, beacon and WebSocket requests to each form are aborted by the
+    route, and recorded; neither refused listener sees a connection."""
+    targets = {f"v4-{k}": v for k, v in ipv4_forms(REFUSED_V4, refused_v4.port).items()}
+    targets |= {f"v6-{k}": v for k, v in ipv6_loopback_forms(on_v6_loopback.port).items()
+                if k != "zone"}  # Chromium does not take zone ids in URLs
+    secure = {"metadata": "169.254.169.254", "metadata-v6": "[fd00:ec2::254]",
+              "alibaba": "100.100.100.200", "private": "10.0.0.1",
+              "name": "cdn.syndication.twimg.com"}  # the guard's resolver says 127.0.0.3
+    tags = []
+    for label, netloc in targets.items():
+        # Chromium blocks plain http on an https page unless it goes to loopback
+        scheme = "https" if label.removeprefix("v4-") in CARRIED_IN_IPV6 else "http"
+        tags += [f'<img src="{scheme}://{netloc}/ssrf-{label}-img">',
+                 f'<script>fetch("https://{netloc}/ssrf-{label}-fetch").catch(() => 0)</script>']
+    for label, netloc in secure.items():
+        tags += [f'<img src="https://{netloc}/ssrf-{label}-img/latest/meta-data/">',
+                 f'<script>fetch("https://{netloc}/ssrf-{label}-fetch/latest/meta-data/")'
+                 '.catch(() => 0)</script>']
+    netloc = refused_v4.netloc()
+    extra = {"xhr": f'<script>const x = new XMLHttpRequest(); x.open("GET", '
+                    f'"http://{netloc}/ssrf-xhr"); x.send()</script>',
+             "css": f'<link rel="stylesheet" href="http://{netloc}/ssrf-css">',
+             "beacon": f'<script>navigator.sendBeacon("http://{netloc}/ssrf-beacon", "x")'
+                       '</script>',
+             "ws": f'<script>new WebSocket("ws://{netloc}/ssrf-ws")</script>',
+             "ws6": f'<script>new WebSocket("ws://{on_v6_loopback.netloc()}/ssrf-ws6")</script>'}
+    html = "<!doctype html><title>ssrf</title>" + "".join(tags) + "".join(extra.values())
+    fake_platform.serve(f"https://{PAGE_HOST}/ssrf-page", html)
+    resolver = _guard_resolver(fake_platform,
+                               **{"cdn.syndication.twimg.com": f"{REFUSED_V4}:443"})
+    expected = {f"{label}-{kind}" for label in [*targets, *secure] for kind in ("img", "fetch")
+                if label != "v4-userinfo"}  # Chromium itself never sends credentials in a URL
+    expected |= set(extra)
+    seen = visit(browser_loop, fake_platform, resolver, f"https://{PAGE_HOST}/ssrf-page",
+                 refusals=len(expected))
+    assert seen.leaks == [] and seen.guard.breaches == []
+    assert expected - _refused_markers(seen.guard) == set(), seen.guard.refused
+    assert refused_v4.seen == [] and on_v6_loopback.seen == []
+    assert all("non-public" in entry for entry in seen.guard.refused)
+    assert seen.server is not None and seen.server["ipAddress"] == "127.0.0.1"  # page loaded
+
+
+def test_frames_to_refused_addresses_are_aborted_by_the_route(
+        browser_loop: LoopThread, fake_platform: FakePlatform, refused_v4: Listener,
+        on_v6_loopback: Listener) -> None:
+    """Frames are aborted: their request is never sent. (Top-level navigations are refused
+    by check_navigation before the browser is asked.) See test_known_browser_gaps for the
+    connection Chromium still opens when a navigation starts (preconnect)."""
+    frames = {"frame-127.3": f"http://127.3:{refused_v4.port}",
+              "frame-hex": f"http://0x7f000003:{refused_v4.port}",
+              "frame-v6": f"http://{on_v6_loopback.netloc()}"}
+    html = "".join(f'<iframe src="{base}/ssrf-{label}"></iframe>' for label, base in
+                   frames.items())
+    fake_platform.serve(f"https://{PAGE_HOST}/ssrf-frames", html)
+    seen = visit(browser_loop, fake_platform, _guard_resolver(fake_platform),
+                 f"https://{PAGE_HOST}/ssrf-frames", refusals=len(frames))
+    assert seen.leaks == []
+    assert set(frames) <= _refused_markers(seen.guard), seen.guard.refused
+    assert not any(b"/ssrf-" in data for data in refused_v4.seen + on_v6_loopback.seen)
+
+
+def test_the_browser_reports_redirects_into_refused_addresses(
+        browser_loop: LoopThread, fake_platform: FakePlatform, refused_v4: Listener) -> None:
+    """Playwright does not route redirects, so the guard cannot abort them: it must at least
+    record that the browser went there (see test_known_browser_gaps)."""
+    target = f"http://{REFUSED_V4}:{refused_v4.port}/ssrf-redirected"
+    hop = _redirect(fake_platform, "browser-hop", target)
+    fake_platform.serve(f"https://{PAGE_HOST}/ssrf-redirects",
+                        f'<script>fetch("{hop}").catch(() => 0)</script>')
+    seen = visit(browser_loop, fake_platform, _guard_resolver(fake_platform),
+                 f"https://{PAGE_HOST}/ssrf-redirects", breaches=1)
+    assert seen.leaks == [] and seen.guard.refused == []
+    assert any("ssrf-redirected" in b and "followed a redirect" in b and "127.0.0.3" in b
+               for b in seen.guard.breaches), seen.guard.breaches
+
+
+def test_the_browser_reports_the_address_it_really_connected_to(
+        browser_loop: LoopThread, fake_platform: FakePlatform) -> None:
+    """DNS rebinding in the browser: our lookup says 127.0.0.2 (allowed), Chromium's own
+    lookup says 127.0.0.1 (refused here). Chromium resolves names itself, so this can only
+    be caught after the fact: for the page (server_refusal) and for every subresource."""
+    mapping = {h: f"127.0.0.2:{fake_platform.port}" for h in fake_platform.hosts}
+    lying = Resolver(mapping, ["127.0.0.2/32"])
+    fake_platform.serve(f"https://{PAGE_HOST}/ssrf-rebind",
+                        '<img src="https://pbs.twimg.com/ssrf-rebind.png">')
+    http = Http(replace(NetworkConfig(), host_map=mapping, allow_networks=("127.0.0.2/32",)))
+    check_navigation(http, f"https://{PAGE_HOST}/ssrf-rebind")  # the check passes ...
+    seen = visit(browser_loop, fake_platform, lying, f"https://{PAGE_HOST}/ssrf-rebind",
+                 breaches=2)
+    assert seen.server is not None  # ... but Chromium went to 127.0.0.1
+    page_refusal = seen.guard.server_refusal(seen.server, f"https://{PAGE_HOST}/")
+    assert page_refusal is not None and "connected to a refused address" in page_refusal
+    assert "127.0.0.1" in page_refusal and "loopback" in page_refusal
+    urls = {b.split(": ", 1)[0] for b in seen.guard.breaches}
+    assert {f"https://{PAGE_HOST}/ssrf-rebind", "https://pbs.twimg.com/ssrf-rebind.png"} <= urls
+
+
+KNOWN_GAPS = {
+    # Chromium preconnects to a frame's or a page's origin when the navigation starts,
+    # before the route is asked: a TCP connection (and a TLS ClientHello for https).
+    "navigation-preconnect": lambda p: f'<iframe src="https://127.0.0.3:{p}/gap"></iframe>',
+    # Playwright does not route redirects: Chromium follows them and sends the request.
+    "redirect": lambda p: "REDIRECT",
+    # route_web_socket only reaches the page's own realm, not workers.
+    "websocket-in-worker": lambda p: (
+        '<script>new Worker(URL.createObjectURL(new Blob([`new WebSocket('
+        f'"ws://127.0.0.3:{p}/gap")`])))</script>'),
+    # WebRTC's STUN/TURN traffic is not HTTP and is never routed.
+    "webrtc": lambda p: (
+        '<script>const pc = new RTCPeerConnection({iceServers: [{urls: '
+        f'"stun:127.0.0.3:{p}"}}]}}); pc.createDataChannel("x"); pc.createOffer().then('
+        "o => pc.setLocalDescription(o))</script>"),
+}
+
+
+@pytest.mark.xfail(strict=True, reason="needs a guarded proxy in front of Chromium (report)")
+@pytest.mark.parametrize("gap", list(KNOWN_GAPS))
+def test_known_browser_gaps(gap: str, browser_loop: LoopThread, fake_platform: FakePlatform,
+                            refused_v4: Listener) -> None:
+    """What the route-level guard cannot stop: each of these reaches the refused listener.
+    Strict: when a fix closes one, its xfail mark must go."""
+    html = KNOWN_GAPS[gap](refused_v4.port)
+    if html == "REDIRECT":
+        hop = _redirect(fake_platform, "gap", f"http://{refused_v4.netloc()}/gap")
+        html = f'<script>fetch("{hop}").catch(() => 0)</script>'
+    fake_platform.serve(f"https://{PAGE_HOST}/ssrf-gap-{gap}", html)
+    seen = visit(browser_loop, fake_platform, _guard_resolver(fake_platform),
+                 f"https://{PAGE_HOST}/ssrf-gap-{gap}", settle=1.0)
+    assert seen.leaks == []
+    assert refused_v4.seen == [] and refused_v4.datagrams == []
