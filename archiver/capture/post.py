@@ -121,6 +121,8 @@ async def _capture(env: CaptureEnv, platform: Platform, post: PostRef,
                           for r in requests]
             page_tasks = [_guarded_render(env, context, s, guard) for s in specs]
             gathered = await asyncio.gather(*data_tasks, *page_tasks)
+            with contextlib.suppress(Exception):  # checks of responses still under way
+                await asyncio.wait_for(guard.drain(), 5)
         finally:
             with contextlib.suppress(Exception):  # a dead browser is reported by the pages
                 await context.close()  # writes the HAR
@@ -133,7 +135,8 @@ async def _capture(env: CaptureEnv, platform: Platform, post: PostRef,
     storing.append(True)
     return await asyncio.to_thread(
         store_capture, env, platform, post, embeds, capture_id, started, relpath,
-        Gathered(requests, fetched, pages, specs, t0, har, tuple(guard.refused)))
+        Gathered(requests, fetched, pages, specs, t0, har, tuple(guard.refused),
+                 tuple(guard.breaches)))
 
 
 def _read_har(path: Path) -> dict[str, Any] | None:

@@ -50,6 +50,8 @@ class Gathered:
     t0: float
     har: dict[str, Any] | None = None
     refused: tuple[str, ...] = ()  # browser requests the address guard aborted
+    #: refused addresses the browser reached anyway (a followed redirect, rebinding)
+    breaches: tuple[str, ...] = ()
 
 
 def store_capture(env: CaptureEnv, platform: Platform, post: PostRef,
@@ -79,6 +81,7 @@ def store_capture(env: CaptureEnv, platform: Platform, post: PostRef,
         environment = {**tool_environment(env.config.digest()), **env.browser.environment(),
                        "elapsed_s": round(time.monotonic() - got.t0, 4),
                        "refused_requests": list(got.refused),
+                       "guard_breaches": list(got.breaches),
                        "browser_traffic": "recorded" if got.har is not None else
                        "missing: the browser did not write its HAR (traffic.warc.gz holds "
                        "the requests side only)"}
