@@ -32,8 +32,8 @@ from archiver.evidence.keys import ArchiveKey
 from archiver.models import CaptureResult, CaptureStatus, EmbedRef, HttpExchange, PostData, PostRef
 from archiver.net import Http, HttpPool, utc_now
 from archiver.platforms import by_name
-from archiver.politeness import HostLimiter, polite_get
 from archiver.platforms.base import DataRequest, PageSpec, Platform
+from archiver.politeness import HostLimiter, polite_get
 from archiver.store.files import safe_segments
 from archiver.store.index import Index, new_id
 
