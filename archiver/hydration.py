@@ -31,9 +31,14 @@ from archiver.platforms import REGISTRY, match_url
 MAX_SCRIPT = 10_000_000  # characters of one script we are willing to parse
 MAX_NODES = 500_000  # JSON values visited per page
 MAX_SNIPPETS = 500  # embed-markup strings parsed per page (each is an HTML parse)
+# Both patterns run on whole scripts and JSON strings, so each is kept linear: an assignment
+# starts where an identifier does (else every "__X" inside "__A__B__C..." restarts a scan to
+# the end), and a tag's attributes end at the next "<" as well as ">" (else every "<div" of
+# "<div<div<div..." scans to the end). Quadratic, a few hundred KB took minutes.
 _ASSIGNMENT = re.compile(
-    r"(?:Fusion\.(?:globalContent|contentCache)|(?:window\.)?__[A-Z][A-Z0-9_]*__)\s*=\s*(?=[{\[])")
-_MARKUP = re.compile(r"<(?:blockquote|iframe|amp-|script|div)[^>]*(?:class|src|data-)", re.I)
+    r"(?<![\w$])(?:Fusion\.(?:globalContent|contentCache)|(?:window\.)?__[A-Z][A-Z0-9_]*__)"
+    r"\s*=\s*(?=[{\[])")
+_MARKUP = re.compile(r"<(?:blockquote|iframe|amp-|script|div)[^<>]*(?:class|src|data-)", re.I)
 _URL_KEYS = ("url", "embed_url", "permalink", "href", "src", "canonical_url", "_id")
 _EMBED_WORDS = frozenset({"embed", "oembed", "oembed_response", "social", "social_embed"})
 

@@ -138,7 +138,10 @@ class Platform(ABC):
     short_link_hosts: ClassVar[frozenset[str]] = frozenset()
 
     def is_short_link(self, url: str) -> bool:
-        parts = urlsplit(url.strip())
+        try:
+            parts = urlsplit(url.strip())
+        except ValueError:  # "http://[x", a netloc that NFKC turns into "/": not a link
+            return False
         return (parts.hostname or "").lower() in self.short_link_hosts and \
             parts.path.strip("/") != ""
 

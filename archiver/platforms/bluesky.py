@@ -36,9 +36,14 @@ from archiver.platforms.base import (
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 HANDLE = rf"(?:{_LABEL}\.)+[A-Za-z](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?"
 DID = r"did:[a-z]+:[A-Za-z0-9._:%-]{1,2048}"
-RKEY = r"[A-Za-z0-9._~:-]{1,512}"
+#: A record key: "." and ".." are not ones (the atproto spec forbids them), and a URL
+#: holding them would not be fetched as written (clients resolve dot segments).
+RKEY = r"(?!\.\.?(?![A-Za-z0-9._~:-]))[A-Za-z0-9._~:-]{1,512}"
 _WHO = rf"(?:{DID}|{HANDLE})"
 _COLLECTION = r"app\.bsky\.feed\.post"
+#: ASCII: in Unicode mode IGNORECASE lets "\u017f" match "s" and "\u212a" match "k", which
+#: would make ids that are no post's, and canonical URLs that are not ASCII.
+_FLAGS = re.IGNORECASE | re.ASCII
 
 API = "https://public.api.bsky.app/xrpc/app.bsky.feed.getPostThread"
 EMBED_RENDER = "https://embed.bsky.app/embed/{who}/app.bsky.feed.post/{rkey}"
@@ -63,8 +68,8 @@ class Bluesky(Platform):
     name: ClassVar[str] = "bluesky"
     url_patterns = (
         re.compile(rf"^(?:https?:)?//(?:(?:www|staging|main)\.)?bsky\.app/profile/"
-                   rf"(?P<id>(?P<user>{_WHO})/post/{RKEY})/?(?:[?#].*)?$", re.IGNORECASE),
-        re.compile(rf"^at://(?P<id>(?P<user>{_WHO})/{_COLLECTION}/{RKEY})$"),
+                   rf"(?P<id>(?P<user>{_WHO})/post/{RKEY})/?(?:[?#].*)?$", _FLAGS),
+        re.compile(rf"^at://(?P<id>(?P<user>{_WHO})/{_COLLECTION}/{RKEY})$", re.ASCII),
     )
     examples = (
         Example("https://bsky.app/profile/jay.bsky.team/post/3l6oveex3ii2l",
@@ -96,10 +101,9 @@ class Bluesky(Platform):
     )
     embed_url_patterns = (
         re.compile(rf"^(?:https?:)?//embed\.bsky\.app/embed/(?P<id>(?P<user>{_WHO})/"
-                   rf"{_COLLECTION}/{RKEY})/?(?:[?#].*)?$", re.IGNORECASE),
+                   rf"{_COLLECTION}/{RKEY})/?(?:[?#].*)?$", _FLAGS),
     )
-    id_pattern = re.compile(rf"(?:at://)?{_WHO}/(?:(?:post|{_COLLECTION})/)?{RKEY}",
-                            re.IGNORECASE)
+    id_pattern = re.compile(rf"(?:at://)?{_WHO}/(?:(?:post|{_COLLECTION})/)?{RKEY}", _FLAGS)
     handle_pattern = re.compile(HANDLE)
     byline_pattern = re.compile(
         rf"[—–-]{{1,2}}\s*(?P<name>[^\n]{{0,100}}?)\s*\(@(?P<handle>{HANDLE})\)")

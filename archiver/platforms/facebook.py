@@ -44,15 +44,16 @@ from archiver.platforms.meta_embeds import (
 _FB = r"^(?:https?:)?//(?:(?:www|m|mbasic|web|touch|mobile|business)\.)?facebook\.com"
 _NUM = r"\d{5,25}"
 _PFBID = r"pfbid[A-Za-z0-9]{10,100}"
-#: A page's vanity name or numeric id; never one of Facebook's own path words.
+#: A page's vanity name or numeric id; never one of Facebook's own path words, nor a "." or
+#: ".." segment (a canonical URL holding one is not fetched as written).
 _PAGE = (r"(?!(?:groups|watch|photo|photos|reel|share|sharer|dialog|plugins|events|hashtag"
-         r"|pages|people|login|story\.php|permalink\.php|photo\.php|profile\.php|video\.php)"
-         r"(?:[/?#]|$))[A-Za-z0-9.\-]{1,80}")
+         r"|pages|people|login|story\.php|permalink\.php|photo\.php|profile\.php|video\.php"
+         r"|\.\.?)(?:[/?#]|$))[A-Za-z0-9.\-]{1,80}")
 _END = r"(?:[/?#].*)?$"
 _Q = r"(?:[^#]*&)?"  # any query parameters before the one looked for
 _WWW = "https://www.facebook.com"
 _PLUGIN = re.compile(r"^(?:https?:)?//(?:(?:www|m|web)\.)?facebook\.com/(?:v\d+\.\d+/)?"
-                     r"plugins/(?:post|video)\.php\?", re.IGNORECASE)
+                     r"plugins/(?:post|video)\.php\?", re.IGNORECASE | re.ASCII)
 
 PLUGINS = {"post": f"{_WWW}/plugins/post.php", "video": f"{_WWW}/plugins/video.php"}
 DATA_NAMES = {"post": "post-plugin.html", "video": "video-plugin.html"}
@@ -78,7 +79,10 @@ class _Form:
 
 
 def _form(pattern: str, post_id: str, url: str, url_without_user: str = "") -> _Form:
-    return _Form(re.compile(_FB + pattern, re.IGNORECASE), post_id, url, url_without_user)
+    # re.ASCII: in Unicode mode `\d` takes other scripts' digits (an id "٢٠" is no post's, and
+    # its URL is not ASCII), and IGNORECASE folds "\u212a" to "k" and "\u017f" to "s".
+    return _Form(re.compile(_FB + pattern, re.IGNORECASE | re.ASCII), post_id, url,
+                 url_without_user)
 
 
 _FORMS: tuple[_Form, ...] = (
@@ -91,7 +95,7 @@ _FORMS: tuple[_Form, ...] = (
     _form(rf"/(?:permalink|story)\.php\?(?={_Q}story_fbid=(?P<id>{_PFBID})(?:[&#]|$))"
           rf"(?={_Q}id=(?P<user>\d{{1,25}})(?:[&#]|$))",
           "{user}/posts/{id}", _WWW + "/{user}/posts/{id}"),
-    _form(rf"/groups/(?P<group>[A-Za-z0-9.\-]{{1,80}})/(?:posts|permalink)/(?P<id>{_NUM})"
+    _form(rf"/groups/(?P<group>(?!\.\.?/)[A-Za-z0-9.\-]{{1,80}})/(?:posts|permalink)/(?P<id>{_NUM})"
           rf"{_END}", "{id}", _WWW + "/groups/{group}/posts/{id}"),
     _form(rf"/(?:watch/?|video\.php)\?(?={_Q}v=(?P<id>{_NUM})(?:[&#]|$))",
           "{id}", _WWW + "/watch/?v={id}"),

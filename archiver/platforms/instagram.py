@@ -50,7 +50,8 @@ class Instagram(Platform):
     name: ClassVar[str] = "instagram"
     url_patterns = (
         re.compile(rf"^(?:https?:)?//(?:{_HOSTS})/(?:[A-Za-z0-9._]{{1,30}}/)?{_KIND}"
-                   rf"/(?P<id>{_CODE})(?:[/?#].*)?$", re.IGNORECASE),
+                   rf"/(?P<id>{_CODE})(?:[/?#].*)?$",
+                   re.IGNORECASE | re.ASCII),  # ASCII: no "\u212a" for "k", "\u017f" for "s"
     )
     examples = (
         Example("https://www.instagram.com/p/CzK3pLqN8xR/?utm_source=ig_embed&utm_campaign=loading",

@@ -45,6 +45,9 @@ _KIND = r"(?P<kind>activity|share|ugcPost)"
 _ID = r"(?P<id>\d{15,20})"
 _URN = rf"urn(?::|%3A)li(?::|%3A){_KIND}(?::|%3A){_ID}"
 _END = r"/?(?:[?#].*)?$"
+#: re.ASCII: in Unicode mode `\d` and `\w` take other scripts' digits and letters (an id "٢٠"
+#: is no post's, and its URL is not ASCII), and IGNORECASE folds "\u212a" to "k".
+_FLAGS = re.IGNORECASE | re.ASCII
 #: The one spelling of each URN kind (URLs in the wild vary the case).
 _KINDS = {"activity": "activity", "share": "share", "ugcpost": "ugcPost"}
 DEFAULT_KIND = "activity"
@@ -89,9 +92,11 @@ class LinkedIn(Platform):
     name: ClassVar[str] = "linkedin"
     url_patterns = (
         # /posts/<vanity>_<slug>-activity-<id>-<code>: the vanity before the first '_'
+        # The code after the id is a few characters: bounded, since each "-activity-<id>" in a
+        # long slug otherwise scanned the rest of the URL (quadratic: 50 KB took seconds).
         re.compile(rf"{_START}{_HOSTS}/posts/[^/?#_]+_(?:[^/?#]*-)?{_KIND}-{_ID}"
-                   rf"(?:-[\w-]*)?{_END}", re.IGNORECASE),
-        re.compile(rf"{_START}{_HOSTS}/(?:embed/)?feed/update/{_URN}{_END}", re.IGNORECASE),
+                   rf"(?:-[\w-]{{0,64}})?{_END}", _FLAGS),
+        re.compile(rf"{_START}{_HOSTS}/(?:embed/)?feed/update/{_URN}{_END}", _FLAGS),
     )
     examples = (
         Example("https://www.linkedin.com/posts/harbour-city-council_flood-update-activity-"
@@ -131,7 +136,7 @@ class LinkedIn(Platform):
     # Only iframes: src, or a lazy loader's copy; WordPress figures around them are walked
     # into, and a bare post URL in a WordPress embed figure is found by discover.py itself.
     embed_markup = (EmbedMarkup("iframe", FoundIn.IFRAME, url_attrs=LAZY_SRC_ATTRS),)
-    id_pattern = re.compile(r"\d{15,20}")
+    id_pattern = re.compile(r"\d{15,20}", re.ASCII)
 
     # -- identity ------------------------------------------------------------------------
     def match_url(self, url: str) -> PostRef | None:

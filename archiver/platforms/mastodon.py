@@ -47,7 +47,9 @@ _USER = r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9_])?"
 _ACCT = rf"{_USER}(?:@{_HOST})?"
 _START = rf"^https?://{_OTHER_SITES}(?P<host>{_HOST})"
 _END = r"/?(?:[?#].*)?$"
-_I = re.IGNORECASE
+#: re.ASCII: in Unicode mode `\d` takes other scripts' digits (an id "٢٠" is no status's, and
+#: its URL is not ASCII), and IGNORECASE folds "\u212a" to "k" and "\u017f" to "s".
+_I = re.IGNORECASE | re.ASCII
 
 
 def classify_notice(text: str) -> tuple[CaptureStatus, str]:
@@ -120,7 +122,7 @@ class Mastodon(Platform):
         re.compile(rf"{_START}/users/(?P<user>{_USER})/statuses/(?P<id>\d{{1,20}})/embed{_END}",
                    _I),
     )
-    id_pattern = re.compile(rf"{_HOST}/\d{{1,20}}")
+    id_pattern = re.compile(rf"{_HOST}/\d{{1,20}}", re.ASCII)
     handle_pattern = re.compile(rf"{_USER}@{_HOST}")
 
     # -- identity ------------------------------------------------------------------------

@@ -51,6 +51,9 @@ _USER = r"[A-Za-z0-9_-]{3,20}"
 _ID = r"[A-Za-z0-9]{1,13}"  # base36
 _TAIL = r"(?:[/?#].*)?$"
 _START = r"^(?:https?:)?//"
+#: re.ASCII: in Unicode mode IGNORECASE folds "\u212a" to "k" and "\u017f" to "s": ids that
+#: are no post's, and canonical URLs that are not ASCII.
+_FLAGS = re.IGNORECASE | re.ASCII
 
 WWW = "https://www.reddit.com"
 EMBED = "https://embed.reddit.com"
@@ -136,10 +139,9 @@ class Reddit(Platform):
         # /r/<sub>/comments/<id>/<slug>/[<comment>/], /user/<name>/comments/<id>/ (profile
         # posts), on every Reddit host, embed.reddit.com and the legacy www.redditmedia.com
         re.compile(rf"{_START}{_HOSTS}/(?:r/(?P<sub>{_SUB})|(?:user|u)/(?P<user>{_USER}))"
-                   rf"/comments/(?P<id>{_ID}){_TAIL}", re.IGNORECASE),
-        re.compile(rf"{_START}{_HOSTS}/(?:comments|gallery)/(?P<id>{_ID}){_TAIL}",
-                   re.IGNORECASE),
-        re.compile(rf"{_START}redd\.it/(?P<id>{_ID})/?(?:[?#].*)?$", re.IGNORECASE),
+                   rf"/comments/(?P<id>{_ID}){_TAIL}", _FLAGS),
+        re.compile(rf"{_START}{_HOSTS}/(?:comments|gallery)/(?P<id>{_ID}){_TAIL}", _FLAGS),
+        re.compile(rf"{_START}redd\.it/(?P<id>{_ID})/?(?:[?#].*)?$", _FLAGS),
     )
     examples = (
         Example("https://www.reddit.com/r/europe/comments/1fq8k2z/floods_in_the_valley/",

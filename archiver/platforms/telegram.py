@@ -43,6 +43,9 @@ _QUERY = r"(?:\?(?!(?:[^#]*&)?(?:discussion|comment)=)[^#]*)?(?:#.*)?$"
 _BACKGROUND = re.compile(r"background-image:\s*url\(\s*['\"]?([^'\")]+)['\"]?\s*\)")
 
 EMBED_RENDER = "https://t.me/{post_id}?embed=1"
+#: re.ASCII: in Unicode mode IGNORECASE lets "\u017f" and "\u0131" stand for "s" and "i" in a
+#: channel name (ids that are no post's, URLs that are not ASCII), and `\d` other digits.
+_FLAGS = re.IGNORECASE | re.ASCII
 
 
 def classify_notice(text: str) -> tuple[CaptureStatus, str]:
@@ -64,7 +67,7 @@ class Telegram(Platform):
     name: ClassVar[str] = "telegram"
     url_patterns = (
         re.compile(rf"^(?:https?:)?//{_HOSTS}/(?:s/)?(?P<id>(?P<user>{_CHANNEL})/\d{{1,10}})"
-                   rf"/?{_QUERY}", re.IGNORECASE),
+                   rf"/?{_QUERY}", _FLAGS),
     )
     examples = (
         Example("https://t.me/durov/43", "durov/43", "durov"),
@@ -94,7 +97,7 @@ class Telegram(Platform):
         # The rendered widget, or an iframe pasted by hand: t.me/<channel>/<id>?embed=1.
         EmbedMarkup("iframe", FoundIn.IFRAME, url_attrs=LAZY_SRC_ATTRS),
     )
-    id_pattern = re.compile(rf"{_CHANNEL}/\d{{1,10}}", re.IGNORECASE)
+    id_pattern = re.compile(rf"{_CHANNEL}/\d{{1,10}}", _FLAGS)
 
     # -- identity ------------------------------------------------------------------------
     def normalise_id(self, raw: str) -> str:

@@ -47,7 +47,8 @@ class Threads(Platform):
     name: ClassVar[str] = "threads"
     url_patterns = (
         re.compile(rf"^(?:https?:)?//{_HOSTS}/(?:@(?P<user>{_USER})/)?(?:post|t)/(?P<id>{_CODE})"
-                   r"(?:[/?#].*)?$", re.IGNORECASE),
+                   r"(?:[/?#].*)?$",
+                   re.IGNORECASE | re.ASCII),  # ASCII: no "\u212a" for "k", "\u017f" for "s"
     )
     examples = (
         Example("https://www.threads.net/@cityfloodwatch_ex/post/C0aBcDeFgHi",

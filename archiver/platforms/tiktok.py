@@ -56,6 +56,9 @@ EMBED_PAGE = "https://www.tiktok.com/embed/v2"
 _ID = r"(?P<id>\d{15,21})"
 _TAIL = r"(?:[/?#].*)?$"
 _HOST = r"(?:(?:www|m)\.)?tiktok\.com"
+#: re.ASCII: in Unicode mode `\d` and `\w` take other scripts' digits and letters (an id "٢٠"
+#: is no video's, and its URL is not ASCII), and IGNORECASE folds "\u212a" to "k".
+_FLAGS = re.IGNORECASE | re.ASCII
 _HANDLE = re.compile(r"tiktok\.com/@(?P<user>[\w.-]{1,30})", re.IGNORECASE)
 
 GONE_RULES = (
@@ -80,10 +83,9 @@ class TikTok(Platform):
     name: ClassVar[str] = "tiktok"
     url_patterns = (
         re.compile(rf"^(?:https?:)?//{_HOST}/@(?P<user>[\w.-]{{0,30}})/video/{_ID}{_TAIL}",
-                   re.IGNORECASE),
-        re.compile(rf"^(?:https?:)?//{_HOST}/(?:embed(?:/v2)?|player/v1)/{_ID}{_TAIL}",
-                   re.IGNORECASE),
-        re.compile(rf"^(?:https?:)?//m\.tiktok\.com/v/{_ID}\.html(?:[?#].*)?$", re.IGNORECASE),
+                   _FLAGS),
+        re.compile(rf"^(?:https?:)?//{_HOST}/(?:embed(?:/v2)?|player/v1)/{_ID}{_TAIL}", _FLAGS),
+        re.compile(rf"^(?:https?:)?//m\.tiktok\.com/v/{_ID}\.html(?:[?#].*)?$", _FLAGS),
     )
     examples = (
         Example("https://www.tiktok.com/@scout2015/video/6718335390845095173",
@@ -115,7 +117,7 @@ class TikTok(Platform):
         EmbedMarkup("amp-tiktok", FoundIn.IFRAME, url_attrs=("data-src",),
                     id_attrs=("data-src",)),
     )
-    id_pattern = re.compile(r"\d{15,21}")
+    id_pattern = re.compile(r"\d{15,21}", re.ASCII)
     #: resolved by the pipeline's one recorded redirect lookup, never matched as posts here
     short_link_hosts = frozenset({"vm.tiktok.com", "vt.tiktok.com"})
 

@@ -87,16 +87,18 @@ def snowflake_time(tweet_id: str) -> datetime | None:
 
 class Twitter(Platform):
     name: ClassVar[str] = "twitter"
+    # re.ASCII throughout: in Unicode mode `\d` takes other scripts' digits (an id "٢٠" is
+    # no tweet's, and its URL is not ASCII), and IGNORECASE folds "\u212a" to "k".
     url_patterns = (
         re.compile(
             rf"^(?:https?:)?//{_HOSTS}/(?:#!/)?(?:(?P<user>\w{{1,15}})|i/web|i)"
             r"/status(?:es)?/(?P<id>\d{1,20})(?:[/?#].*)?$",
-            re.IGNORECASE,
+            re.IGNORECASE | re.ASCII,
         ),
         re.compile(
             rf"^(?:https?:)?//{_MIRRORS}/(?P<user>\w{{1,15}})/status(?:es)?/(?P<id>\d{{1,20}})"
             r"(?:[/?#].*)?$",
-            re.IGNORECASE,
+            re.IGNORECASE | re.ASCII,
         ),
     )
     examples = (
@@ -130,9 +132,9 @@ class Twitter(Platform):
     )
     embed_url_patterns = (
         re.compile(r"^(?:https?:)?//platform\.(?:twitter|x)\.com/embed/(?:Tweet|index)\.html"
-                   r"\?(?:[^#]*&)?id=(?P<id>\d{1,20})(?:[&#]|$)", re.IGNORECASE),
+                   r"\?(?:[^#]*&)?id=(?P<id>\d{1,20})(?:[&#]|$)", re.IGNORECASE | re.ASCII),
     )
-    id_pattern = re.compile(r"\d{1,20}")
+    id_pattern = re.compile(r"\d{1,20}", re.ASCII)
     handle_pattern = re.compile(r"[A-Za-z0-9_]{1,15}")
     byline_pattern = re.compile(
         r"[—–-]{1,2}\s*(?P<name>[^\n]{0,100}?)\s*\(@(?P<handle>[A-Za-z0-9_]{1,15})\)")
@@ -141,7 +143,7 @@ class Twitter(Platform):
     short_link_hosts = frozenset({"t.co"})
 
     def normalise_author(self, raw: str | None) -> str | None:
-        if raw is None or raw.lower() in {"i", "intent", "hashtag", "search", "home"}:
+        if not raw or raw.lower() in {"i", "intent", "hashtag", "search", "home"}:
             return None
         return raw
 

@@ -53,13 +53,16 @@ PLAYER = "https://player.vimeo.com/video"
 
 _ID = r"(?P<id>\d{1,12})"
 _HASH = r"(?P<hash>[0-9a-f]{6,20})"
+#: re.ASCII: in Unicode mode `\d` takes other scripts' digits (an id "٢٠" is no video's, and
+#: its URL is not ASCII), and IGNORECASE folds "\u212a" to "k".
+_FLAGS = re.IGNORECASE | re.ASCII
 _OWNER = re.compile(r"vimeo\.com/(?P<user>(?!\d+(?:$|[/?#]))[\w-]{2,64})/?$", re.IGNORECASE)
 _VIDEO_PATH = re.compile(
     rf"^(?:https?:)?//(?:www\.)?vimeo\.com/(?:(?:channels/[\w-]+|groups/[\w-]+/videos|"
-    rf"album/\d+/video|showcase/\d+/video)/)?{_ID}(?:/{_HASH})?/?(?:[?#].*)?$", re.IGNORECASE)
+    rf"album/\d+/video|showcase/\d+/video)/)?{_ID}(?:/{_HASH})?/?(?:[?#].*)?$", _FLAGS)
 _PLAYER_URL = re.compile(
     rf"^(?:https?:)?//player\.vimeo\.com/video/{_ID}(?:/{_HASH})?/?"
-    r"(?:\?(?:[^#]*&)?h=(?P<qhash>[0-9a-f]{6,20})[^#]*|[?#].*)?$", re.IGNORECASE)
+    r"(?:\?(?:[^#]*&)?h=(?P<qhash>[0-9a-f]{6,20})[^#]*|[?#].*)?$", _FLAGS)
 
 GONE_RULES = (
     # a player that failed says nothing about the video: the capture could not tell
@@ -112,7 +115,7 @@ class Vimeo(Platform):
         EmbedMarkup("div", FoundIn.IFRAME, url_attrs=("data-vimeo-url",),
                     id_attrs=("data-vimeo-id",)),
     )
-    id_pattern = re.compile(r"\d{1,12}")
+    id_pattern = re.compile(r"\d{1,12}", re.ASCII)
 
     # -- identity ------------------------------------------------------------------------
     def match_url(self, url: str) -> PostRef | None:

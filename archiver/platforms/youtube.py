@@ -65,6 +65,7 @@ EMBED_PAGE = "https://www.youtube-nocookie.com/embed"
 _ID = r"(?!videoseries|live_stream)(?P<id>[A-Za-z0-9_-]{11})(?![A-Za-z0-9_-])"
 _HOSTS = r"(?:(?:www|m|music)\.)?youtube\.com"
 _TAIL = r"(?:[/?#&].*)?$"
+_FLAGS = re.IGNORECASE | re.ASCII
 _HANDLE = re.compile(r"youtube\.com/@(?P<user>[\w.-]{3,30})", re.IGNORECASE)
 _PLAYER_RESPONSE = re.compile(r"ytInitialPlayerResponse\s*=\s*(?=\{)")
 
@@ -93,13 +94,13 @@ GONE_RULES = (
 class YouTube(Platform):
     render_restrictions = True
     name: ClassVar[str] = "youtube"
+    # re.ASCII: in Unicode mode IGNORECASE folds "\u212a" to "k" and "\u017f" to "s"
     url_patterns = (
-        re.compile(rf"^(?:https?:)?//{_HOSTS}/watch/?\?(?:[^#]*&)?v={_ID}", re.IGNORECASE),
-        re.compile(rf"^(?:https?:)?//(?:www\.)?youtu\.be/{_ID}{_TAIL}", re.IGNORECASE),
-        re.compile(rf"^(?:https?:)?//{_HOSTS}/(?:shorts|live|embed|v|e)/{_ID}{_TAIL}",
-                   re.IGNORECASE),
+        re.compile(rf"^(?:https?:)?//{_HOSTS}/watch/?\?(?:[^#]*&)?v={_ID}", _FLAGS),
+        re.compile(rf"^(?:https?:)?//(?:www\.)?youtu\.be/{_ID}{_TAIL}", _FLAGS),
+        re.compile(rf"^(?:https?:)?//{_HOSTS}/(?:shorts|live|embed|v|e)/{_ID}{_TAIL}", _FLAGS),
         re.compile(rf"^(?:https?:)?//(?:www\.)?youtube-nocookie\.com/(?:embed|v)/{_ID}{_TAIL}",
-                   re.IGNORECASE),
+                   _FLAGS),
     )
     examples = (
         Example("https://www.youtube.com/watch?v=dQw4w9WgXcQ", "dQw4w9WgXcQ"),
