@@ -50,8 +50,13 @@ lint: $(STAMP)
 test: install lint
 	$(PY) -m pytest
 
+# benchmarks (not tests): each prints its figures and the command that reproduces them
 bench: install
 	$(PY) bench/capture.py
+	$(PY) bench/throughput.py
+	$(PY) bench/detect.py
+	$(PY) bench/index_lookup.py --captures 100000
+	$(PY) bench/soak.py --captures 200
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
