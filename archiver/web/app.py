@@ -85,7 +85,8 @@ def create_app(config: Config) -> FastAPI:
                       autoescape=select_autoescape(("html",), default=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.globals.update(version=__version__, platforms=PLATFORMS, statuses=STATUSES,
-                       open_access=config.web.open_access)
+                       open_access=config.web.open_access,
+                       tsa_configured=bool(config.evidence.tsa_urls))
     env.filters["short"] = lambda iso: (iso or "")[:19].replace("T", " ")
     env.filters["size"] = _size
     env.globals["link"] = link
