@@ -276,6 +276,9 @@ class Runner:
         self.interactive = interactive
         self.stop = asyncio.Event()
         self.notifier = Notifier(config.schedule, config.network.ca_bundle)
+        #: one index for every job of this runner (opening one checks the schema)
+        self.index = Index(config.storage.effective_database_url,
+                           Policy.from_config(config.schedule))
         self._browser = browser
         self._own_browser = browser is None
         self._work = asyncio.Lock()
@@ -303,6 +306,7 @@ class Runner:
             with contextlib.suppress(Exception):
                 await self._browser.close()
             self._browser = None
+        self.index.close()
 
     async def run_job(self, job: str) -> RunSummary:
         """Run a job: recorded as queued at once (so a crash while it waits for the work
@@ -312,11 +316,7 @@ class Runner:
             self.active.add(task)
         run_id = new_id()
         try:
-            index = Index(self.config.storage.effective_database_url)
-            try:
-                index.begin_run(run_id, job, "queued")
-            finally:
-                index.close()
+            self.index.begin_run(run_id, job, "queued")
             async with self._work:
                 return await self._run(job, run_id)
         finally:
@@ -326,34 +326,30 @@ class Runner:
     async def _run(self, job: str, run_id: str) -> RunSummary:
         t0 = time.monotonic()
         summary = RunSummary(job, run_id, "ok")
-        index = Index(self.config.storage.effective_database_url)
+        self.index.set_run_status(run_id, "running")
         try:
-            index.set_run_status(run_id, "running")
-            try:
-                if self.stop.is_set():  # asked to stop while it waited: start nothing
-                    summary.status = "stopped"
-                elif job == RECAPTURE_JOB:
-                    await self._recapture(summary)
-                elif job in self.sources:
-                    await self._source(self.sources[job], summary)
-                else:
-                    raise ConfigError(f"no enabled source for job {job!r}")
-                if self.stop.is_set() and summary.status == "ok":
-                    summary.status = "stopped"
-            except asyncio.CancelledError:
-                summary.status, summary.error = "stopped", "cancelled while stopping"
-                raise
-            except ArchiverError as exc:
-                summary.status, summary.error = "failed", str(exc)
-            except Exception as exc:  # a bug: keep the scheduler alive, say it loudly
-                log.exception("job %s crashed", job, extra={"event": "job_crashed",
-                                                            "fields": {"job": job}})
-                summary.status, summary.error = "failed", f"{type(exc).__name__}: {exc}"
-            finally:
-                summary.seconds = round(time.monotonic() - t0, 3)
-                index.finish_run(run_id, summary.status, summary.counts, summary.error)
+            if self.stop.is_set():  # asked to stop while it waited: start nothing
+                summary.status = "stopped"
+            elif job == RECAPTURE_JOB:
+                await self._recapture(summary)
+            elif job in self.sources:
+                await self._source(self.sources[job], summary)
+            else:
+                raise ConfigError(f"no enabled source for job {job!r}")
+            if self.stop.is_set() and summary.status == "ok":
+                summary.status = "stopped"
+        except asyncio.CancelledError:
+            summary.status, summary.error = "stopped", "cancelled while stopping"
+            raise
+        except ArchiverError as exc:
+            summary.status, summary.error = "failed", str(exc)
+        except Exception as exc:  # a bug: keep the scheduler alive, say it loudly
+            log.exception("job %s crashed", job, extra={"event": "job_crashed",
+                                                        "fields": {"job": job}})
+            summary.status, summary.error = "failed", f"{type(exc).__name__}: {exc}"
         finally:
-            index.close()
+            summary.seconds = round(time.monotonic() - t0, 3)
+            self.index.finish_run(run_id, summary.status, summary.counts, summary.error)
         level = logging.INFO if summary.status in ("ok", "stopped") else logging.ERROR
         _event(level, "run", f"{job} {summary.status}" + (f": {summary.error}"
                                                            if summary.error else ""),
@@ -383,16 +379,12 @@ class Runner:
         return sent
 
     def _send_pending(self) -> int:
-        index = Index(self.config.storage.effective_database_url)
         sent = 0
-        try:
-            for row in index.unannounced_changes():
-                event = change_event(row, index.previous_completed(row))
-                if self.notifier.send(event):
-                    index.mark_announced(row.id)
-                    sent += 1
-        finally:
-            index.close()
+        for row in self.index.unannounced_changes():
+            event = change_event(row, self.index.previous_completed(row))
+            if self.notifier.send(event):
+                self.index.mark_announced(row.id)
+                sent += 1
         return sent
 
     async def settle(self, timeout: float) -> None:
@@ -419,28 +411,23 @@ class Runner:
         entries = _valid(listing.entries, summary.notes)
         if source.max_articles:
             entries = newest_first(entries)
-        index = Index(self.config.storage.effective_database_url)
+        todo, counts = select_articles(self.index, source, entries,
+                                       self.config.schedule.article_attempts)
+        summary.counts.update(counts)
+        if self.stop.is_set() or not todo:
+            return
+        tracker = self._tracker(source.name)
         try:
-            todo, counts = select_articles(index, source, entries,
-                                           self.config.schedule.article_attempts)
-            summary.counts.update(counts)
-            if self.stop.is_set() or not todo:
-                return
-            tracker = self._tracker(source.name)
-            try:
-                report = await archive_async([e.url for e in todo], self.config,
-                                             self._progress, await self.browser(),
-                                             skip_captured=True, stop=self.stop,
-                                             tracker=tracker)
-            finally:
-                tracker.close()
-            by_url = {e.url: e for e in todo}
-            for outcome in report.articles:
-                entry = by_url.get(outcome.url)
-                index.note_article_source(outcome.url, source.name,
-                                          entry.updated if entry else None)
+            report = await archive_async([e.url for e in todo], self.config, self._progress,
+                                         await self.browser(), skip_captured=True,
+                                         stop=self.stop, tracker=tracker)
         finally:
-            index.close()
+            tracker.close()
+        by_url = {e.url: e for e in todo}
+        for outcome in report.articles:
+            entry = by_url.get(outcome.url)
+            self.index.note_article_source(outcome.url, source.name,
+                                           entry.updated if entry else None)
         await self.settle(self.config.schedule.on_change_timeout * 2)
         summary.counts.update({
             "articles_fetched": len(report.articles),
@@ -466,12 +453,8 @@ class Runner:
         self._account(report, summary)
 
     def _anything_due(self) -> bool:
-        index = Index(self.config.storage.effective_database_url)
-        try:
-            due, _, _ = index.queue(utc_now(), 0)
-            return due > 0
-        finally:
-            index.close()
+        due, _, _ = self.index.queue(utc_now(), 0)
+        return due > 0
 
     def _account(self, report: ArchiveReport, summary: RunSummary) -> None:
         summary.notes.extend(report.notes)
@@ -633,7 +616,7 @@ async def run_once(config: Config, sources: Sequence[SourceConfig], *,
     runner = Runner(config, sources, interactive=interactive, browser=browser)
     if stop is not None:
         runner.stop = stop
-    index = Index(config.storage.effective_database_url, Policy.from_config(config.schedule))
+    index = runner.index
     scheduler = make_scheduler(index, config.schedule)
     summaries: list[RunSummary] = []
     try:
@@ -683,8 +666,7 @@ async def run_once(config: Config, sources: Sequence[SourceConfig], *,
     finally:
         _RUNNER = None
         scheduler.shutdown(wait=False)
-        await runner.close()
-        index.close()
+        await runner.close()  # closes the index too
         lock.release()
 
 
@@ -724,7 +706,7 @@ async def serve(config: Config, sources: Sequence[SourceConfig], stop: asyncio.E
         if stop.is_set():
             return
     runner = Runner(config, sources, browser=browser)
-    index = Index(config.storage.effective_database_url, Policy.from_config(config.schedule))
+    index = runner.index
     scheduler = make_scheduler(index, config.schedule)
     _RUNNER = runner
     try:
@@ -757,8 +739,7 @@ async def serve(config: Config, sources: Sequence[SourceConfig], stop: asyncio.E
     finally:
         _RUNNER = None
         scheduler.shutdown(wait=False)
-        await runner.close()
-        index.close()
+        await runner.close()  # closes the index too
         lock.release()
         _event(logging.INFO, "stopped", "scheduler stopped")
 
