@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, event, func, inspect, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.schema import CreateIndex
 
 from archiver.errors import StoreError
 from archiver.models import CaptureResult, EmbedRef, FoundIn, HttpExchange, PostRef
@@ -151,7 +152,7 @@ class Index:
                         if fill:
                             conn.exec_driver_sql(fill, (utc_now(),))
                 for index in table.indexes:
-                    index.create(conn, checkfirst=True)
+                    conn.execute(CreateIndex(index, if_not_exists=True))
 
     @contextmanager
     def session(self) -> Iterator[Session]:

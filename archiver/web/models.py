@@ -13,6 +13,9 @@ class Paging(BaseModel):
     size: int
     total: int = Field(description="items matching, over all pages")
     pages: int
+    total_is_lower_bound: bool = Field(
+        False, description="true when counting stopped early (a search matching more than "
+        "1,000 items): `total` and `pages` are then at least that, and more pages follow")
 
 
 class PostSummary(BaseModel):
