@@ -26,7 +26,7 @@ from archiver.platforms.base import (
 )
 
 _HOSTS = r"(?:(?:www|mobile|m)\.)?(?:twitter|x)\.com"
-_MIRRORS = r"(?:(?:www\.)?(?:fxtwitter|vxtwitter|fixupx|fixvx|twittpr|nitter\.net))\.com"
+_MIRRORS = r"(?:www\.)?(?:(?:fxtwitter|vxtwitter|fixupx|fixvx|twittpr)\.com|nitter\.net)"
 TWITTER_EPOCH_MS = 1288834974657
 
 SYNDICATION = "https://cdn.syndication.twimg.com/tweet-result"
@@ -110,6 +110,8 @@ class Twitter(Platform):
         Example("https://www.x.com/i/web/status/1585341984679469056", "1585341984679469056"),
         Example("https://twitter.com/jack/statuses/20/photo/1", "20", "jack"),
         Example("https://fxtwitter.com/jack/status/20", "20", "jack"),
+        Example("https://nitter.net/jack/status/20", "20", "jack"),
+        Example("https://nitter.net.com/jack/status/20", None),
         Example("https://twitter.com/intent/tweet?url=https%3A%2F%2Fexample.org", None),
         Example("https://twitter.com/OvertDefense", None),
         Example("https://twitter.com/hashtag/Arm%C3%A9nie?src=hash", None),
