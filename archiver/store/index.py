@@ -526,14 +526,30 @@ class Index:
                   ) -> list[tuple[PostRef, list[tuple[EmbedRef, str | None]]]]:
         """Posts whose next check is due, most overdue first, each with the embeds that
         put it in the index (for the manifest and the quote check)."""
+        # plain rows, not ORM objects: the scheduler asks for hundreds of posts at a time
         with self.session() as s:
-            q = (select(PostRow).where(PostRow.next_check.is_not(None),
-                                       PostRow.next_check <= now)
-                 .options(selectinload(PostRow.embeds).selectinload(EmbedRow.article))
-                 .order_by(PostRow.next_check, PostRow.id).limit(limit))
-            return [(PostRef(p.platform, p.post_id, p.url, p.author),
-                     [(_embed_ref(e, p), e.article.url) for e in p.embeds])
-                    for p in s.scalars(q)]
+            posts = s.execute(
+                select(PostRow.id, PostRow.platform, PostRow.post_id, PostRow.url,
+                       PostRow.author)
+                .where(PostRow.next_check.is_not(None), PostRow.next_check <= now)
+                .order_by(PostRow.next_check, PostRow.id).limit(limit)).all()
+            refs = {p.id: PostRef(p.platform, p.post_id, p.url, p.author) for p in posts}
+            embeds: dict[int, list[tuple[EmbedRef, str | None]]] = {i: [] for i in refs}
+            for chunk in _chunks(list(refs), 500):
+                q = (select(EmbedRow.post_row_id, EmbedRow.platform, EmbedRow.found_in,
+                            EmbedRow.position, EmbedRow.element, EmbedRow.author,
+                            EmbedRow.author_name, EmbedRow.quoted_text, EmbedRow.date_text,
+                            EmbedRow.date, EmbedRow.raw_url, EmbedRow.markup, ArticleRow.url)
+                     .join(ArticleRow, EmbedRow.article_id == ArticleRow.id)
+                     .where(EmbedRow.post_row_id.in_(chunk)).order_by(EmbedRow.id))
+                for (post_row_id, platform, found_in, position, element, author, author_name,
+                     quoted_text, date_text, date, raw_url, markup, article_url) in s.execute(q):
+                    assert post_row_id is not None  # the query selects by it
+                    embeds[post_row_id].append((_embed_ref_of(
+                        refs[post_row_id], platform, found_in, position, element, author,
+                        author_name, quoted_text, date_text, date, raw_url, markup),
+                        article_url))
+            return [(refs[p.id], embeds[p.id]) for p in posts]
 
     def queue(self, now: str, limit: int = 10) -> tuple[int, int, list[PostRow]]:
         """(due now, scheduled in all, the next `limit` posts by due time)."""
@@ -657,15 +673,23 @@ def owner_alive(owner: str, started_at: str | None = None,
 
 
 def _embed_ref(row: EmbedRow, post: PostRow) -> EmbedRef:
+    return _embed_ref_of(PostRef(post.platform, post.post_id, post.url, post.author),
+                         row.platform, row.found_in, row.position, row.element, row.author,
+                         row.author_name, row.quoted_text, row.date_text, row.date,
+                         row.raw_url, row.markup)
+
+
+def _embed_ref_of(post: PostRef, platform: str, found_in: str, position: int,
+                  element: str | None, author: str | None, author_name: str | None,
+                  quoted_text: str | None, date_text: str | None, date: str | None,
+                  raw_url: str | None, markup: str | None) -> EmbedRef:
     try:
-        found_in = FoundIn(row.found_in)
+        found = FoundIn(found_in)
     except ValueError:
-        found_in = FoundIn.LINK
-    return EmbedRef(row.platform, found_in, row.position,
-                    PostRef(post.platform, post.post_id, post.url, post.author),
-                    element=row.element or "", author=row.author, author_name=row.author_name,
-                    quoted_text=row.quoted_text, date_text=row.date_text, date=row.date,
-                    raw_url=row.raw_url, markup=row.markup)
+        found = FoundIn.LINK
+    return EmbedRef(platform, found, position, post, element=element or "", author=author,
+                    author_name=author_name, quoted_text=quoted_text, date_text=date_text,
+                    date=date, raw_url=raw_url, markup=markup)
 
 
 def _pid_alive(pid: int) -> bool:

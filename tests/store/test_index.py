@@ -4,7 +4,7 @@ from pathlib import Path
 
 from archiver.models import CaptureResult, CaptureStatus, EmbedRef, FoundIn, PostRef
 from archiver.store.index import Index, owner_alive, run_owner
-from archiver.store.schema import CaptureRow
+from archiver.store.schema import CaptureRow, PostRow
 
 POST = PostRef("twitter", "20", "https://x.com/jack/status/20", "jack")
 
@@ -120,3 +120,27 @@ def test_an_owner_is_one_process_even_when_its_pid_is_reused(tmp_path: Path) -> 
     assert not owner_alive(f"{host}:{pid}:{start}1")  # same pid, another process
     assert owner_alive(f"{host}:{pid}")  # an older owner without a start time
     assert not owner_alive(f"{host}:999999999:1")
+
+
+def test_due_posts_come_with_every_embed_and_its_article(tmp_path: Path) -> None:
+    index = make_index(tmp_path)
+    other = PostRef("twitter", "21", "https://x.com/jack/status/21", "jack")
+    for url, quote in (("https://a.example/1", "first quote"), ("https://b.example/2", None)):
+        index.record_article(url, exchange=None, status="ok", error=None, directory=None,
+                             body_sha256=None, embeds=[
+                                 EmbedRef("twitter", FoundIn.BLOCKQUOTE, 0, POST,
+                                          quoted_text=quote, markup="<blockquote>"),
+                                 EmbedRef("twitter", FoundIn.LINK, 1, other)])
+    with index.session() as s:  # post 21 is not due for a day
+        row = s.get(PostRow, index.post("twitter", "21").id)  # type: ignore[union-attr]
+        assert row is not None
+        row.next_check = "2999-01-01T00:00:00Z"
+    due = index.due_posts("2100-01-01T00:00:00Z", 10)
+    assert [ref for ref, _ in due] == [POST]
+    embeds = due[0][1]
+    assert [article for _, article in embeds] == ["https://a.example/1", "https://b.example/2"]
+    first = embeds[0][0]
+    assert (first.found_in, first.position, first.quoted_text, first.markup, first.post) == (
+        FoundIn.BLOCKQUOTE, 0, "first quote", "<blockquote>", POST)
+    assert index.due_posts("2000-01-01T00:00:00Z", 10) == []  # nothing due yet then
+    index.close()
