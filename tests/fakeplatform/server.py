@@ -126,6 +126,8 @@ class _Handler(BaseHTTPRequestHandler):
             host = _bare_host(parts.netloc)
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         platform._record(self.command, host, target)
+        if platform.latency > 0 and platform.stopping.wait(platform.latency):
+            return
         try:
             response = platform.dispatch(self._request(host, target, body))
         except Exception:
@@ -270,6 +272,9 @@ class FakePlatform:
         self.workdir = Path(workdir)
         self.tweets: TweetStore = twitter.TweetStore.from_fixture()
         self.post_page_mode: str = "render"  # or "login_wall"
+        #: seconds every response waits before it is answered: a network round trip and
+        #: the server's own time, for benchmarks (0: loopback speed)
+        self.latency: float = 0.0
         #: (platform, post_id) -> state set by a test ("deleted", "private", ...)
         self.post_states: dict[tuple[str, str], str] = {}
         #: (host, path with query) -> a response set by a test (feeds, sitemaps, pages)
@@ -333,6 +338,7 @@ class FakePlatform:
         self.post_states.clear()
         self.documents.clear()
         self.post_page_mode = "render"
+        self.latency = 0.0
         self.reset_log()
 
     def set_post_state(self, platform: str, post_id: str, state: str) -> None:

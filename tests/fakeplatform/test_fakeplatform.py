@@ -85,6 +85,18 @@ def test_delete_and_edit_at_run_time(fake: FakePlatform) -> None:
     assert data["text"] == "Texte modifié." and data["isEdited"] is True
 
 
+def test_latency_delays_every_answer(fake: FakePlatform) -> None:
+    """The benchmarks' simulated round trip: a lower bound only, so it cannot flake."""
+    import time
+
+    fake.latency = 0.3
+    t0 = time.monotonic()
+    assert fake.fetch(syndication(BROERS)).status == 200
+    assert time.monotonic() - t0 >= 0.3
+    fake.reset()
+    assert fake.latency == 0.0
+
+
 @pytest.mark.parametrize(("tweet_id", "result", "oembed", "page_marker"), [
     ("1310300000000000000", 404, 404, b'data-testid="error-detail"'),
     ("1310400000000000000", 404, 403, b"These posts are protected"),
