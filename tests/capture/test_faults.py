@@ -170,10 +170,13 @@ def test_kill_9_at_random_points_then_verify_and_complete(config_file: Path,
     rng = random.Random(int(os.environ.get("ARCHIVER_KILL_SEED", "7")))
     cmd = [sys.executable, "-m", "archiver.cli", "archive", SEED_URL, "--config",
            str(config_file)]
-    for _ in range(runs):
+    log: list[str] = []  # one line per run, printed at the end (pytest -s shows it)
+    for i in range(runs):
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
-        time.sleep(rng.uniform(0.3, 4.0))
+        delay = rng.uniform(0.3, 4.0)
+        time.sleep(delay)
+        ended_first = proc.poll() is not None
         os.killpg(proc.pid, signal.SIGKILL)  # the archiver and its browser, at once
         proc.wait(10)
         verified = subprocess.run([sys.executable, "-m", "archiver.cli", "verify", "--all",
@@ -182,6 +185,10 @@ def test_kill_9_at_random_points_then_verify_and_complete(config_file: Path,
         assert verified.returncode in (0, 1)
         # captures that were stored (complete) verify; incomplete ones were never stored
         assert "FAIL" not in verified.stdout, verified.stdout
+        stored = len(list((tmp_path / "data" / "captures").rglob("manifest.json")))
+        log.append(f"run {i + 1}: killed after {delay:.2f} s"
+                   f"{' (had already exited)' if ended_first else ''}; {stored} captures "
+                   f"stored so far; verify --all exit {verified.returncode}, no FAIL")
     last = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
     assert last.returncode == 0, last.stdout + last.stderr
     db = sqlite3.connect(tmp_path / "data" / "index.sqlite3")
@@ -192,8 +199,12 @@ def test_kill_9_at_random_points_then_verify_and_complete(config_file: Path,
                               "AND status IN ('live', 'deleted', 'unavailable')").fetchone()[0]
         stored = len(list((tmp_path / "data" / "captures").rglob("manifest.json")))
         assert complete == stored  # every stored directory is in the index, and back
+        counts = dict(db.execute("SELECT status, count(*) FROM captures GROUP BY status")
+                      .fetchall())
     finally:
         db.close()
+    print("\n".join([*log, f"after the last run: captures by status {counts}, "
+                                f"{stored} stored directories"]))
     verified = subprocess.run([sys.executable, "-m", "archiver.cli", "verify", "--all",
                                "--config", str(config_file)], capture_output=True, text=True,
                               timeout=120)
