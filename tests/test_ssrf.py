@@ -6,9 +6,11 @@ Nothing here leaves loopback, even when the code under test is wrong:
   hosts are parsed by the real resolver with AI_NUMERICHOST, and nothing is ever queried;
 - `socket.socket.connect` records every connection the archiver's Python side makes and
   refuses, before connecting, any address outside loopback (`connects`);
-- Chromium only gets IP literals and the fake platform's names (mapped to 127.0.0.1 by its
-  host-resolver rules), and a request the guard lets through to anything but loopback or
-  the fake platform is aborted by the test instead, and recorded as a leak.
+- the browser's every connection goes through the guard's proxy, which runs in this process:
+  the connect spy sees (and refuses outside loopback) each connection a page causes, and
+  one to anything but the fake platform or the test's allowed listener is a leak. Before a
+  page that asks for refused addresses is loaded, `visit` checks that the context really
+  goes through the proxy, so a broken setup fails before Chromium could connect itself.
 "Refused before any byte is sent" is checked directly: the connect spy saw no connection,
 and recording listeners on the refused loopback addresses (127.0.0.3, ::1) saw none.
 """
@@ -452,59 +454,45 @@ def test_navigation_to_any_form_is_refused(label: str, guarded_net: NetworkConfi
 @dataclass
 class Visit:
     guard: BrowserGuard
-    leaks: list[str]  # requests the guard let through to somewhere other than loopback
-    server: dict[str, Any] | None  # where Chromium loaded the page from
+    leaks: list[tuple[str, int]]  # connections the proxy made to anything but allowed ones
+    server: dict[str, Any] | None  # where the proxy reached the page's host
+    playwright_server: dict[str, Any] | None  # what Playwright says: the proxy itself
 
 
-def _fake_or_loopback(fake: FakePlatform, url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host in fake.hosts:
-        return True  # Chromium maps these to 127.0.0.1 itself
-    try:
-        return _is_loopback(host)
-    except ValueError:
-        return False  # a name Chromium would resolve with the real DNS
-
-
-def visit(loop: LoopThread, fake: FakePlatform, resolver: Resolver, url: str, *,
-          refusals: int = 0, breaches: int = 0, settle: float = 0.4) -> Visit:
-    """Load `url` in a fresh guarded context; wait for `refusals` and `breaches`."""
+def visit(loop: LoopThread, fake: FakePlatform, resolver: Resolver, url: str, net: Net, *,
+          refusals: int = 0, settle: float = 0.4,
+          allowed: frozenset[tuple[str, int]] = frozenset()) -> Visit:
+    """Load `url` in a fresh guarded context; wait for `refusals` entries in `refused`."""
     guard = BrowserGuard(resolver)
-    leaks: list[str] = []
-    real_continue = guard._continue
+    before = len(net.connects)
 
-    async def safe_continue(route: Any) -> None:
-        if _fake_or_loopback(fake, route.request.url):
-            await real_continue(route)
-        else:  # the guard was wrong: do not let Chromium leave loopback, and say so
-            leaks.append(route.request.url)
-            await route.abort("blockedbyclient")
-
-    guard._continue = safe_continue  # type: ignore[method-assign]
-
-    async def run() -> dict[str, Any] | None:
-        context = await loop.browser.new_context()
+    async def run() -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        context = await guard.new_context(loop.browser)
         try:
-            await guard.install(context)
             page = await context.new_page()
+            # the safety net: the context goes through the proxy, or nothing is loaded
+            await page.goto(f"https://{PAGE_HOST}/ssrf-preflight", wait_until="load")
+            assert guard.server_for(f"https://{PAGE_HOST}/") is not None, "not proxied"
             response = await page.goto(url, wait_until="load")
             deadline = time.monotonic() + 8
-            while (len(guard.refused) < refusals or len(guard.breaches) < breaches) \
-                    and time.monotonic() < deadline:
+            while len(guard.refused) < refusals and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
             await asyncio.sleep(settle)  # time for a stray connection to show
-            await guard.drain()
-            server = await response.server_addr() if response else None
-            return dict(server) if server else None
+            assert response is not None
+            said = await response.server_addr()
+            return guard.server_for(response.url), dict(said) if said else None
         finally:
             await context.close()
+            await guard.close()
 
-    server = loop.run(run(), timeout=60)
-    return Visit(guard, leaks, server)
+    fake.serve(f"https://{PAGE_HOST}/ssrf-preflight", "<!doctype html><title>ok</title>")
+    server, said = loop.run(run(), timeout=60)
+    ok = {("127.0.0.1", fake.port), *allowed}
+    return Visit(guard, [c for c in net.connects[before:] if c not in ok], server, said)
 
 
-def _guard_resolver(fake: FakePlatform, **extra: str) -> Resolver:
-    return Resolver(fake.host_map() | extra, ["127.0.0.1/32"])
+def _guard_resolver(fake: FakePlatform, *allow: str, **extra: str) -> Resolver:
+    return Resolver(fake.host_map() | extra, ["127.0.0.1/32", *allow])
 
 
 def _refused_markers(guard: BrowserGuard) -> set[str]:
@@ -513,11 +501,41 @@ def _refused_markers(guard: BrowserGuard) -> set[str]:
     return {p.split("/")[1].removeprefix("ssrf-") for p in paths if p.startswith("/ssrf-")}
 
 
+def _refused_hosts(guard: BrowserGuard) -> set[tuple[Any, int]]:
+    """(address or name, port) of every refused request or tunnel."""
+    out = set()
+    for entry in guard.refused:
+        where = entry.split(": ", 1)[0]
+        parts = urlsplit(where if "://" in where else f"//{where}")
+        host = parts.hostname or ""
+        port = parts.port or {"https": 443, "wss": 443}.get(parts.scheme, 80)
+        with contextlib.suppress(ValueError):
+            out.add((ipaddress.ip_address(host), port))
+            continue
+        out.add((host, port))
+    return out
+
+
+def _address_of(netloc: str) -> tuple[Any, int]:
+    """What the browser connects to for a netloc, as an address (Chromium normalises every
+    IPv4 spelling; IPv6 forms stay IPv6)."""
+    host, _, port = netloc.rpartition(":")
+    bare = host.rpartition("@")[2].strip("[]").replace("%25", "%").rstrip(".")
+    return ipaddress.ip_address(_literal(bare)), int(port)
+
+
+def _literal(host: str) -> str:
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return str(socket.getaddrinfo(host, None, flags=socket.AI_NUMERICHOST)[0][4][0])
+
+
 def test_the_browser_refuses_every_form_before_connecting(
         browser_loop: LoopThread, fake_platform: FakePlatform, refused_v4: Listener,
-        on_v6_loopback: Listener) -> None:
-    """img, fetch, XHR, CSS, beacon and WebSocket requests to each form are aborted by the
-    route, and recorded; neither refused listener sees a connection."""
+        on_v6_loopback: Listener, net: Net) -> None:
+    """img, fetch, XHR, CSS, beacon and WebSocket requests to each form are refused by the
+    proxy, and recorded; neither refused listener sees a connection."""
     targets = {f"v4-{k}": v for k, v in ipv4_forms(REFUSED_V4, refused_v4.port).items()}
     targets |= {f"v6-{k}": v for k, v in ipv6_loopback_forms(on_v6_loopback.port).items()
                 if k != "zone"}  # Chromium does not take zone ids in URLs
@@ -546,94 +564,137 @@ def test_the_browser_refuses_every_form_before_connecting(
     fake_platform.serve(f"https://{PAGE_HOST}/ssrf-page", html)
     resolver = _guard_resolver(fake_platform,
                                **{"cdn.syndication.twimg.com": f"{REFUSED_V4}:443"})
-    expected = {f"{label}-{kind}" for label in [*targets, *secure] for kind in ("img", "fetch")
-                if label != "v4-userinfo"}  # Chromium itself never sends credentials in a URL
-    expected |= set(extra)
-    seen = visit(browser_loop, fake_platform, resolver, f"https://{PAGE_HOST}/ssrf-page",
-                 refusals=len(expected))
+    # plain http is refused per URL; a tunnel (https, ws) is refused per host:port, and
+    # named by URL when the request that needed it failed (not WebSockets)
+    markers = {f"{label}-{kind}" for label in [*targets, *secure] for kind in ("img", "fetch")
+               if label != "v4-userinfo"}  # Chromium itself never sends credentials in a URL
+    markers |= {"xhr", "css", "beacon"}
+    hosts = {_address_of(v) for v in targets.values()} | {
+        (ipaddress.ip_address(h.strip("[]")), 443) for h in secure.values() if h[0] != "c"} | {
+        ("cdn.syndication.twimg.com", 443), _address_of(on_v6_loopback.netloc())}
+    seen = visit(browser_loop, fake_platform, resolver, f"https://{PAGE_HOST}/ssrf-page", net,
+                 refusals=len(markers))
     assert seen.leaks == [] and seen.guard.breaches == []
-    assert expected - _refused_markers(seen.guard) == set(), seen.guard.refused
+    assert hosts - _refused_hosts(seen.guard) == set(), seen.guard.refused
+    assert markers - _refused_markers(seen.guard) == set(), seen.guard.refused
     assert refused_v4.seen == [] and on_v6_loopback.seen == []
     assert all("non-public" in entry for entry in seen.guard.refused)
-    assert seen.server is not None and seen.server["ipAddress"] == "127.0.0.1"  # page loaded
+    assert seen.server == {"ipAddress": "127.0.0.1", "port": fake_platform.port}  # loaded
 
 
-def test_frames_to_refused_addresses_are_aborted_by_the_route(
+def test_frames_to_refused_addresses_are_refused_by_the_proxy(
         browser_loop: LoopThread, fake_platform: FakePlatform, refused_v4: Listener,
-        on_v6_loopback: Listener) -> None:
-    """Frames are aborted: their request is never sent. (Top-level navigations are refused
-    by check_navigation before the browser is asked.) See test_known_browser_gaps for the
-    connection Chromium still opens when a navigation starts (preconnect)."""
+        on_v6_loopback: Listener, net: Net) -> None:
+    """Frames are refused: not even a preconnect reaches them. (Top-level navigations are
+    refused by check_navigation before the browser is asked.)"""
     frames = {"frame-127.3": f"http://127.3:{refused_v4.port}",
               "frame-hex": f"http://0x7f000003:{refused_v4.port}",
-              "frame-v6": f"http://{on_v6_loopback.netloc()}"}
+              "frame-v6": f"http://{on_v6_loopback.netloc()}",
+              "frame-https": f"https://{REFUSED_V4}:{refused_v4.port}"}
     html = "".join(f'<iframe src="{base}/ssrf-{label}"></iframe>' for label, base in
                    frames.items())
     fake_platform.serve(f"https://{PAGE_HOST}/ssrf-frames", html)
     seen = visit(browser_loop, fake_platform, _guard_resolver(fake_platform),
-                 f"https://{PAGE_HOST}/ssrf-frames", refusals=len(frames))
+                 f"https://{PAGE_HOST}/ssrf-frames", net, refusals=len(frames))
     assert seen.leaks == []
     assert set(frames) <= _refused_markers(seen.guard), seen.guard.refused
-    assert not any(b"/ssrf-" in data for data in refused_v4.seen + on_v6_loopback.seen)
+    assert refused_v4.seen == [] and on_v6_loopback.seen == []
 
 
-# Redirects the browser follows into a refused address are the first of KNOWN_GAPS below
-# (a strict xfail): the guard's after-the-fact report of them (`breaches`) proved
-# unreliable (Chromium does not always emit the redirected request), so nothing here
-# claims it; the guarded proxy in front of Chromium is the fix.
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_redirect_the_browser_follows_into_a_refused_address_is_refused(
+        scheme: str, browser_loop: LoopThread, fake_platform: FakePlatform,
+        refused_v4: Listener, net: Net) -> None:
+    """Chromium follows redirects itself; the hop to the refused address still has to go
+    through the proxy, which refuses it and records it (by URL)."""
+    target = f"{scheme}://{refused_v4.netloc()}/ssrf-{scheme}-redirect"
+    hops = {kind: _redirect(fake_platform, f"{scheme}-{kind}", target)
+            for kind in ("img", "fetch")}
+    html = (f'<img src="{hops["img"]}"><script>fetch("{hops["fetch"]}").catch(() => 0)'
+            "</script>")
+    fake_platform.serve(f"https://{PAGE_HOST}/ssrf-redirect-{scheme}", html)
+    seen = visit(browser_loop, fake_platform, _guard_resolver(fake_platform),
+                 f"https://{PAGE_HOST}/ssrf-redirect-{scheme}", net, refusals=1)
+    assert fake_platform.count(PAGE_HOST, f"/ssrf/{scheme}-") >= 2  # the allowed hops
+    assert refused_v4.seen == [] and seen.leaks == [] and seen.guard.breaches == []
+    assert any(entry.startswith(f"{target}: refused: ") and "non-public" in entry
+               for entry in seen.guard.refused), seen.guard.refused
 
 
-def test_the_browser_reports_the_address_it_really_connected_to(
-        browser_loop: LoopThread, fake_platform: FakePlatform) -> None:
-    """DNS rebinding in the browser: our lookup says 127.0.0.2 (allowed), Chromium's own
-    lookup says 127.0.0.1 (refused here). Chromium resolves names itself, so this can only
-    be caught after the fact: for the page (server_refusal) and for every subresource."""
-    mapping = {h: f"127.0.0.2:{fake_platform.port}" for h in fake_platform.hosts}
-    lying = Resolver(mapping, ["127.0.0.2/32"])
-    fake_platform.serve(f"https://{PAGE_HOST}/ssrf-rebind",
-                        '<img src="https://pbs.twimg.com/ssrf-rebind.png">')
-    http = Http(replace(NetworkConfig(), host_map=mapping, allow_networks=("127.0.0.2/32",)))
-    check_navigation(http, f"https://{PAGE_HOST}/ssrf-rebind")  # the check passes ...
-    seen = visit(browser_loop, fake_platform, lying, f"https://{PAGE_HOST}/ssrf-rebind",
-                 breaches=2)
-    assert seen.server is not None  # ... but Chromium went to 127.0.0.1
-    page_refusal = seen.guard.server_refusal(seen.server, f"https://{PAGE_HOST}/")
-    assert page_refusal is not None and "connected to a refused address" in page_refusal
-    assert "127.0.0.1" in page_refusal and "loopback" in page_refusal
-    urls = {b.split(": ", 1)[0] for b in seen.guard.breaches}
-    assert {f"https://{PAGE_HOST}/ssrf-rebind", "https://pbs.twimg.com/ssrf-rebind.png"} <= urls
+def test_the_browser_can_only_reach_the_address_the_guard_checked(
+        browser_loop: LoopThread, fake_platform: FakePlatform,
+        rebinding: tuple[Listener, Listener], net: Net) -> None:
+    """DNS rebinding in the browser: the first lookup of rebind.test says 127.0.0.2
+    (allowed), every later one 127.0.0.3 (refused). Chromium never resolves the name: the
+    proxy looks it up once for the capture, checks it, and connects to that address only,
+    however many connections the page opens. The manifest's server is that address, not the
+    proxy's (which is all Playwright knows)."""
+    allowed, refused = rebinding
+    net.answer("rebind.test", ["127.0.0.2"], [REFUSED_V4])
+    fake_platform.serve(f"https://{PAGE_HOST}/ssrf-rebind", "".join(
+        f'<img src="https://rebind.test:{allowed.port}/ssrf-rebind-{i}.png">' for i in range(4)))
+    resolver = _guard_resolver(fake_platform, "127.0.0.2/32")
+    seen = visit(browser_loop, fake_platform, resolver, f"https://{PAGE_HOST}/ssrf-rebind",
+                 net, settle=1.0, allowed=frozenset({("127.0.0.2", allowed.port)}))
+    assert seen.leaks == [] and seen.guard.refused == [] and seen.guard.breaches == []
+    assert net.lookups.count("rebind.test") == 1
+    assert len(allowed.seen) >= 1 and refused.seen == []  # TLS hellos: it is no HTTPS server
+    assert ("127.0.0.2", allowed.port) in net.connects
+    assert seen.guard.server_for(f"https://rebind.test:{allowed.port}/x") == {
+        "ipAddress": "127.0.0.2", "port": allowed.port}
+    assert seen.server == {"ipAddress": "127.0.0.1", "port": fake_platform.port}
+    assert seen.playwright_server is not None  # Playwright names the proxy ...
+    assert seen.guard.proxy is not None
+    assert seen.playwright_server["port"] == seen.guard.proxy.port  # ... never recorded
+    # the next capture looks the name up again: now it is refused, and nothing is sent
+    again = visit(browser_loop, fake_platform, resolver, f"https://{PAGE_HOST}/ssrf-rebind",
+                  net, refusals=1, settle=1.0)
+    assert again.leaks == [] and refused.seen == []
+    assert any("rebind.test resolves to 127.0.0.3" in e for e in again.guard.refused)
 
 
 KNOWN_GAPS = {
-    # Chromium preconnects to a frame's or a page's origin when the navigation starts,
-    # before the route is asked: a TCP connection (and a TLS ClientHello for https).
+    # What a route in Playwright could not stop, and the guarded proxy now does; each one
+    # reached the refused listener before the proxy (tests/test_ssrf.py history).
+    # Chromium preconnects to a frame's or a page's origin when the navigation starts:
+    # the preconnect goes to the proxy, which refuses the tunnel.
     "navigation-preconnect": lambda p: f'<iframe src="https://127.0.0.3:{p}/gap"></iframe>',
-    # Playwright does not route redirects: Chromium follows them and sends the request.
+    # Chromium follows redirects itself: the next hop goes through the proxy.
     "redirect": lambda p: "REDIRECT",
-    # route_web_socket only reaches the page's own realm, not workers.
+    # WebSockets from workers: every WebSocket of the context is tunnelled.
     "websocket-in-worker": lambda p: (
         '<script>new Worker(URL.createObjectURL(new Blob([`new WebSocket('
         f'"ws://127.0.0.3:{p}/gap")`])))</script>'),
-    # WebRTC's STUN/TURN traffic is not HTTP and is never routed.
+    # WebRTC's STUN/TURN traffic is not HTTP: Chromium is launched with WebRTC confined to
+    # proxied connections (no UDP), so the STUN binding request is never sent.
     "webrtc": lambda p: (
         '<script>const pc = new RTCPeerConnection({iceServers: [{urls: '
         f'"stun:127.0.0.3:{p}"}}]}}); pc.createDataChannel("x"); pc.createOffer().then('
         "o => pc.setLocalDescription(o))</script>"),
+    # WebTransport is HTTP/3 over UDP (QUIC): a proxied context does not send it.
+    "webtransport": lambda p: (
+        f'<script>try {{ new WebTransport("https://127.0.0.3:{p}/gap").ready.catch(() => 0)'
+        " } catch (e) {}</script>"),
 }
 
 
-@pytest.mark.xfail(strict=True, reason="needs a guarded proxy in front of Chromium (report)")
 @pytest.mark.parametrize("gap", list(KNOWN_GAPS))
 def test_known_browser_gaps(gap: str, browser_loop: LoopThread, fake_platform: FakePlatform,
-                            refused_v4: Listener) -> None:
-    """What the route-level guard cannot stop: each of these reaches the refused listener.
-    Strict: when a fix closes one, its xfail mark must go."""
+                            refused_v4: Listener, net: Net) -> None:
+    """What the route-level guard could not stop: nothing reaches the refused listener
+    (neither a connection nor a datagram), and what went to the proxy is recorded."""
     html = KNOWN_GAPS[gap](refused_v4.port)
     if html == "REDIRECT":
         hop = _redirect(fake_platform, "gap", f"http://{refused_v4.netloc()}/gap")
         html = f'<script>fetch("{hop}").catch(() => 0)</script>'
     fake_platform.serve(f"https://{PAGE_HOST}/ssrf-gap-{gap}", html)
+    proxied = gap not in ("webrtc", "webtransport")
     seen = visit(browser_loop, fake_platform, _guard_resolver(fake_platform),
-                 f"https://{PAGE_HOST}/ssrf-gap-{gap}", settle=1.0)
-    assert seen.leaks == []
+                 f"https://{PAGE_HOST}/ssrf-gap-{gap}", net, refusals=int(proxied), settle=1.0)
+    assert seen.leaks == [] and seen.guard.breaches == []
     assert refused_v4.seen == [] and refused_v4.datagrams == []
+    if proxied:
+        assert any(e.split(": ", 1)[0] in (f"{REFUSED_V4}:{refused_v4.port}",
+                                           f"http://{refused_v4.netloc()}/gap",
+                                           f"https://{refused_v4.netloc()}/gap")
+                   for e in seen.guard.refused), seen.guard.refused

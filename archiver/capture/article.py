@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import time
+from typing import Any
 
 from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Response
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from archiver.capture.browser import BrowserSession
@@ -22,14 +24,16 @@ from archiver.net import utc_now
 
 async def render_article(browser: BrowserSession, url: str, timeout_s: float,
                          settle_s: float, guard: BrowserGuard | None = None) -> PageResult:
-    """Load `url` in a fresh context; return its rendered DOM, text and a screenshot."""
+    """Load `url` in a fresh context; return its rendered DOM, text and a screenshot.
+
+    With `guard`, the context goes through the guard's proxy, which is closed with it."""
     started, t0 = utc_now(), time.monotonic()
     notes: list[str] = []
     try:
-        context = await browser.new_context()
-        if guard is not None:
-            await guard.install(context)
+        context = await (guard.new_context(browser) if guard else browser.new_context())
     except (BrowserError, PlaywrightError) as exc:
+        if guard is not None:
+            await guard.close()
         return PageResult("article", url, "error", str(exc).splitlines()[0], started=started)
     try:
         page = await context.new_page()
@@ -51,7 +55,7 @@ async def render_article(browser: BrowserSession, url: str, timeout_s: float,
             "article", url, "rendered", None,
             final_url=response.url if response else page.url,
             http_status=response.status if response else None,
-            server=dict(await response.server_addr() or {}) or None if response else None,
+            server=await _server(response, guard),
             screenshot=shot, screenshot_kind="full", html=await page.content(),
             text=await page.inner_text("body"), started=started,
             elapsed_s=time.monotonic() - t0,
@@ -65,3 +69,16 @@ async def render_article(browser: BrowserSession, url: str, timeout_s: float,
     finally:
         with contextlib.suppress(PlaywrightError):
             await context.close()
+        if guard is not None:
+            await guard.close()
+
+
+async def _server(response: Response | None, guard: BrowserGuard | None
+                  ) -> dict[str, Any] | None:
+    """The address the page came from: the guard's proxy knows it (Playwright would name
+    the proxy); without a guard, Playwright's."""
+    if response is None:
+        return None
+    if guard is not None and guard.proxy is not None:
+        return guard.server_for(response.url)
+    return dict(await response.server_addr() or {}) or None

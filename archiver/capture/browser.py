@@ -4,6 +4,11 @@ The executable is found in this order: configuration ([browser] executable or
 $ARCHIVER_BROWSER), Playwright's own download if present, then a system Chromium. The
 network settings reach the browser the same way they reach `requests`: the host map as
 host-resolver rules, the CA bundle as trusted public keys, the proxy as the proxy.
+
+Without a configured proxy, each capture's context is given its own guarded proxy
+(`new_context(proxy=...)`, see archiver/capture/guard.py): Playwright sets it per context
+and adds `<-loopback>` to the bypass list, so loopback is proxied too. WebRTC is confined to
+proxied connections (`WEBRTC_FLAGS`): STUN and media over UDP would bypass any proxy.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import os
 import platform as pyplatform
 import re
 import shutil
@@ -36,6 +42,13 @@ QUIET_FLAGS = (
     "--disable-default-apps",
     "--disable-domain-reliability",
 )
+#: WebRTC may use the proxy (TCP) only, never UDP of its own: STUN to any address, local
+#: candidates and media would bypass the guarded proxy. Chromium 156 knows this switch
+#: only (there is no `--force-webrtc-ip-handling-policy` in it; tests/test_ssrf.py's
+#: `webrtc` case fails without the switch).
+WEBRTC_FLAGS = ("--webrtc-ip-handling-policy=disable_non_proxied_udp",)
+#: Set, this makes Playwright let loopback bypass a context's proxy, and so the guard.
+_LOOPBACK_BYPASS_ENV = "PLAYWRIGHT_DISABLE_FORCED_CHROMIUM_PROXIED_LOOPBACK"
 SYSTEM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome-stable", "google-chrome")
 
 
@@ -84,7 +97,7 @@ def spki_hashes(ca_bundle: str) -> list[str]:
 
 
 def launch_args(browser: BrowserConfig, network: NetworkConfig) -> list[str]:
-    args = list(QUIET_FLAGS)
+    args = [*QUIET_FLAGS, *WEBRTC_FLAGS]
     if network.host_map:
         args.append(f"--host-resolver-rules={resolver_rules(network.host_map)}")
     if network.ca_bundle:
@@ -126,6 +139,10 @@ class BrowserSession:
     async def start(self) -> None:
         from importlib.metadata import version
 
+        if os.environ.get(_LOOPBACK_BYPASS_ENV) and not self.network.proxy:
+            raise ConfigError(f"${_LOOPBACK_BYPASS_ENV} is set: Playwright would let the "
+                              "browser reach loopback addresses without the address guard; "
+                              "unset it")
         self._pw_cm = async_playwright()
         self._pw = await self._pw_cm.__aenter__()
         try:
@@ -156,19 +173,24 @@ class BrowserSession:
     def alive(self) -> bool:
         return self._browser is not None and self._browser.is_connected()
 
-    async def new_context(self, record_har: Path | None = None) -> BrowserContext:
+    async def new_context(self, record_har: Path | None = None,
+                          proxy: str | None = None) -> BrowserContext:
         """A fresh context: no cookies, storage or cache carried over from other captures.
 
         With `record_har`, every request and response (bodies included) is written there as
-        HAR when the context closes: the browser's side of the capture's WARC.
+        HAR when the context closes: the browser's side of the capture's WARC. With `proxy`
+        (an http://host:port URL), every connection of the context goes through that proxy,
+        loopback included (see `BrowserGuard.new_context`).
         """
         if self._browser is None or self.info is None:
             raise BrowserError("the browser is not running")
-        har: dict[str, Any] = {"record_har_path": str(record_har),
-                               "record_har_content": "embed"} if record_har else {}
+        extra: dict[str, Any] = {"record_har_path": str(record_har),
+                                 "record_har_content": "embed"} if record_har else {}
+        if proxy is not None:
+            extra["proxy"] = {"server": proxy}
         try:
             return await self._browser.new_context(
-                **har,
+                **extra,
                 viewport={"width": self.config.viewport_width,
                           "height": self.config.viewport_height},
                 device_scale_factor=self.config.device_scale_factor,

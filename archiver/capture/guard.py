@@ -1,133 +1,157 @@
 """The address guard, for everything the browser fetches.
 
 `requests` connects through `archiver.net.Resolver`, which checks each address before it
-connects. Chromium resolves names itself, so every request of a browser context is routed
-through `BrowserGuard` first: its host is resolved and checked by the same Resolver (host
-map and allowed networks included), and refused requests are aborted before Chromium
-sends a byte. WebSockets opened by a page are checked the same way before they connect.
+connects. Chromium would resolve names and connect by itself, so each capture's browser
+context gets its own `GuardedProxy` (archiver/capture/proxy.py) as its proxy, and Chromium
+is launched with WebRTC confined to proxied connections (no UDP): the proxy resolves each
+host with the same Resolver (host map and allowed networks included), checks the address,
+and connects only to the address it checked. A refused host gets a 403 and nothing is sent
+to it. This covers what a route in Playwright cannot see: preconnects, redirects Chromium
+follows, WebSockets from workers, WebRTC, and a name that resolves differently the second
+time (DNS rebinding).
 
-What the route cannot stop is watched instead, and listed in `breaches`: the address
-Chromium actually connected to for every response (a name that resolved differently the
-second time: DNS rebinding), and every redirect Chromium followed (Playwright does not
-route redirects). `server_refusal` applies the same check to the page a capture loaded.
-Known holes, which only a guarded proxy in front of Chromium closes: redirects and
-rebinding are seen after the fact; Chromium preconnects to a frame's or page's origin when
-a navigation starts, before the route aborts it; WebSockets from workers and WebRTC are
-not routed. With a proxy configured the proxy resolves names, and nothing here can see
-them.
+- `refused`: what the proxy refused, for the manifest: `"url: reason"` when the URL is
+  known (plain http; a request that failed on a refused tunnel), else `"host:port:
+  reason"` (a tunnel's URL is inside TLS, so a preconnect or a WebSocket is named by its
+  host and port only).
+- `server_for(url)`: the address the proxy really connected to for the URL's host:port.
+  Playwright's `server_addr()` and the HAR's `serverIPAddress` name the proxy itself, so
+  the manifest and the WARC take the address from here (`attribute_har`).
+- `breaches`: refused or unchecked addresses the browser reached anyway. With the proxy,
+  only a connection that did not go through it can be one (`attribute_har` lists every
+  HAR entry whose address is neither the proxy nor unknown); it should stay empty.
+- `server_refusal` checks a page's server address with the same policy.
+
+Left open: names in `<link rel=dns-prefetch>` may still be looked up by Chromium's own
+resolver (not verified either way; a lookup is not a connection, but it tells a name server
+what the page named). A refused plain-http request is answered by the proxy's 403, which
+the page can read.
+
+With a configured upstream proxy ([network] proxy) the browser uses that proxy, which
+resolves names itself: the guard cannot see or check the addresses, so it does nothing
+(`proxied`); chaining the guarded proxy in front of the upstream one is not attempted.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.async_api import BrowserContext, Request, Response, Route, WebSocketRoute
-from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import BrowserContext, Request
 
+from archiver.capture.browser import BrowserSession
+from archiver.capture.proxy import GuardedProxy
 from archiver.errors import FetchError
 from archiver.net import Resolver
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+#: URLs kept per refused host:port to name a refusal (a page can ask a refused host often).
+_URLS_PER_HOST = 50
 
 
 class BrowserGuard:
-    def __init__(self, resolver: Resolver, *, proxied: bool = False) -> None:
+    def __init__(self, resolver: Resolver, *, proxied: bool = False,
+                 connect_timeout: float = 10.0) -> None:
         self.resolver = resolver
         self.proxied = proxied
-        #: requests aborted before Chromium sent a byte: "url: reason", for the manifest
-        self.refused: list[str] = []
-        #: refused addresses the browser reached anyway (redirects, rebinding): "url: reason"
+        self.proxy = None if proxied else GuardedProxy(resolver,
+                                                       connect_timeout=connect_timeout)
+        #: refused addresses the browser reached anyway: "url: reason"
         self.breaches: list[str] = []
-        self._verdicts: dict[tuple[str, int], str | None] = {}
-        self._watchers: set[asyncio.Task[None]] = set()
+        self._failed: dict[str, list[str]] = {}  # host:port -> URLs whose request failed
 
-    async def install(self, context: BrowserContext) -> None:
-        if self.proxied:
-            return
-        await context.route("**/*", self._handle)
-        await context.route_web_socket("**/*", self._handle_web_socket)
-        context.on("request", lambda request: self._watch(self._on_request(request)))
-        context.on("response", lambda response: self._watch(self._on_response(response)))
-
-    async def drain(self) -> None:
-        """Wait for the after-the-fact checks of the responses seen so far."""
-        while self._watchers:
-            await asyncio.gather(*list(self._watchers), return_exceptions=True)
-
-    # -- before a byte is sent ---------------------------------------------------------------
-    async def _handle(self, route: Route) -> None:
-        url = route.request.url
-        verdict = await self._verdict(url)
-        if verdict is None:
-            await self._continue(route)
-            return
-        self.refused.append(f"{url[:300]}: {verdict}")
-        with contextlib.suppress(PlaywrightError):  # the page may have gone meanwhile
-            await route.abort("blockedbyclient")
-
-    async def _handle_web_socket(self, ws: WebSocketRoute) -> None:
-        verdict = await self._verdict(ws.url)
-        if verdict is None:
-            ws.connect_to_server()
-            return
-        self.refused.append(f"{ws.url[:300]}: {verdict}")
-        with contextlib.suppress(PlaywrightError):  # never connected: the page sees a close
-            await ws.close(code=1008, reason="refused by the archiver's address guard")
-
-    async def _verdict(self, url: str) -> str | None:
-        """Why a request for `url` is refused, or None when it may go ahead."""
-        parts = urlsplit(url)
-        if not parts.hostname:  # data:, blob:, about: never reach a host
+    # -- life cycle ------------------------------------------------------------------------------
+    async def start(self) -> str | None:
+        """Start the proxy; return its URL for the browser context (None when proxied)."""
+        if self.proxy is None:
             return None
-        try:
-            port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
-        except ValueError:
-            return f"refused: {url[:100]!r} has an invalid port"
-        if port is None:
-            return f"refused: the {parts.scheme}: scheme is not checked by the address guard"
-        key = (parts.hostname.lower(), port)
-        if key not in self._verdicts:
-            self._verdicts[key] = await asyncio.to_thread(self._check, *key)
-        return self._verdicts[key]
+        if self.proxy.port is None:
+            await self.proxy.start()
+        return self.proxy.url
 
-    def _check(self, host: str, port: int) -> str | None:
-        try:
-            self.resolver.resolve(host, port)
-        except FetchError as exc:
-            return str(exc)
-        return None
+    async def close(self) -> None:
+        """Close the proxy and every tunnel it holds (after the context closed)."""
+        if self.proxy is not None and self.proxy.port is not None:
+            await self.proxy.close()
 
-    @staticmethod
-    async def _continue(route: Route) -> None:
-        with contextlib.suppress(PlaywrightError):  # the page may have gone meanwhile
-            await route.continue_()
+    async def new_context(self, browser: BrowserSession, record_har: Path | None = None
+                          ) -> BrowserContext:
+        """A fresh browser context whose every connection goes through this guard."""
+        context = await browser.new_context(record_har=record_har, proxy=await self.start())
+        if self.proxy is not None:  # names the URLs behind refused tunnels (few events)
+            context.on("requestfailed", self._on_failed)
+        return context
 
-    # -- after the fact: what the route cannot stop ------------------------------------------
-    def _watch(self, check: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(check)
-        self._watchers.add(task)
-        task.add_done_callback(self._watchers.discard)
+    async def __aenter__(self) -> BrowserGuard:
+        await self.start()
+        return self
 
-    async def _on_request(self, request: Request) -> None:
-        if request.redirected_from is None:
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- what the proxy saw ---------------------------------------------------------------------
+    @property
+    def refused(self) -> list[str]:
+        """Requests refused before a byte was sent to the host: "url-or-host:port: reason"."""
+        if self.proxy is None:
+            return []
+        out: list[str] = []
+        for netloc, url, reason in self.proxy.refusals():
+            names = [url] if url else self._failed.get(netloc) or [netloc]
+            out.extend(f"{name[:300]}: {reason}" for name in names
+                       if f"{name[:300]}: {reason}" not in out)
+        return out
+
+    def _on_failed(self, request: Request) -> None:
+        key = _key(request.url)
+        if key is None:
             return
-        verdict = await self._verdict(request.url)
-        if verdict is not None:
-            self._breach(request.url, "the browser followed a redirect to a refused address "
-                                      f"(redirects are not routed through the guard): {verdict}")
+        urls = self._failed.setdefault(_netloc(*key), [])
+        if request.url not in urls and len(urls) < _URLS_PER_HOST:
+            urls.append(request.url)
 
-    async def _on_response(self, response: Response) -> None:
-        try:
-            server = await response.server_addr()
-        except PlaywrightError:  # the context closed meanwhile
+    def server_for(self, url: str) -> dict[str, Any] | None:
+        """{"ipAddress", "port"} the proxy connected to for `url`'s host:port, or None."""
+        key = _key(url)
+        if self.proxy is None or key is None:
+            return None
+        return self.proxy.server(*key)
+
+    def attribute_har(self, har: dict[str, Any] | None) -> None:
+        """Give each HAR entry the address its host:port was really reached at.
+
+        Chromium records the proxy's address as `serverIPAddress`; it is replaced by the
+        address the proxy connected to for that entry's host:port, or removed when there is
+        none. The proxy's own 403 for a refused plain-http request becomes an entry without
+        a response (the WARC lists it as such), since no server answered it. An entry with
+        any other address did not go through the proxy: that is a breach."""
+        if self.proxy is None or har is None:
             return
-        why = self.server_refusal(dict(server) if server else None, response.url)
-        if why is not None:
-            self._breach(response.url, why)
+        refused = {netloc: reason for netloc, _, reason in self.proxy.refusals()}
+        for entry in har.get("log", {}).get("entries", []):
+            if not isinstance(entry, dict):
+                continue
+            ip = str(entry.get("serverIPAddress") or "").strip("[]")
+            if not ip:
+                continue
+            url = str((entry.get("request") or {}).get("url", ""))
+            if ip != "127.0.0.1" or entry.get("_serverPort") not in (None, self.proxy.port):
+                self._breach(url, f"the browser connected to {ip} without the guard's proxy")
+                continue
+            real = self.server_for(url)
+            if real is None:
+                entry.pop("serverIPAddress", None)
+                entry.pop("_serverPort", None)
+                key = _key(url)
+                if key is not None and _netloc(*key) in refused:
+                    entry["response"] = {"status": 0, "headers": [], "content": {},
+                                         "_failureText": "refused by the archiver's address "
+                                                         f"guard: {refused[_netloc(*key)]}"}
+            else:
+                entry["serverIPAddress"] = real["ipAddress"]
+                entry["_serverPort"] = real["port"]
 
     def _breach(self, url: str, why: str) -> None:
         entry = f"{url[:300]}: {why}"
@@ -135,7 +159,7 @@ class BrowserGuard:
             self.breaches.append(entry)
 
     def server_refusal(self, server: dict[str, object] | None, url: str) -> str | None:
-        """Why the address the browser connected to for `url` is refused, if it is."""
+        """Why the address the browser reached for `url` is refused, if it is."""
         if self.proxied or not server or not isinstance(server.get("ipAddress"), str):
             return None
         try:
@@ -143,3 +167,17 @@ class BrowserGuard:
         except FetchError as exc:
             return f"the browser connected to a refused address: {exc}"
         return None
+
+
+def _key(url: str) -> tuple[str, int] | None:
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return None
+    with contextlib.suppress(ValueError):
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+        return (parts.hostname.lower(), port) if port else None
+    return None
+
+
+def _netloc(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -34,7 +34,10 @@ class PageResult:
     detail: str | None = None
     final_url: str | None = None
     http_status: int | None = None
-    server: dict[str, Any] | None = None  # resolved address and port the browser reached
+    #: address and port the page's server was reached at. Playwright's `server_addr()` is
+    #: recorded here; behind the guard's proxy that is the proxy, and the capture replaces
+    #: it with the address the proxy connected to (BrowserGuard.server_for)
+    server: dict[str, Any] | None = None
     tls: dict[str, Any] | None = None
     screenshot: bytes | None = None
     screenshot_kind: str | None = None  # element | full

@@ -113,20 +113,22 @@ async def _capture(env: CaptureEnv, platform: Platform, post: PostRef,
     specs = [s for s in platform.pages(post) if s.required or env.config.capture.post_page]
     with tempfile.TemporaryDirectory(prefix="archiver-har-") as tmp:
         har_path = Path(tmp) / "traffic.har"
-        context = await env.browser.new_context(record_har=har_path)
-        guard = BrowserGuard(env.http.resolver, proxied=bool(env.config.network.proxy))
+        guard = BrowserGuard(env.http.resolver, proxied=bool(env.config.network.proxy),
+                             connect_timeout=env.config.network.connect_timeout)
         try:
-            await guard.install(context)
-            data_tasks = [asyncio.to_thread(fetch_data, env.http, r, env.limiter)
-                          for r in requests]
-            page_tasks = [_guarded_render(env, context, s, guard) for s in specs]
-            gathered = await asyncio.gather(*data_tasks, *page_tasks)
-            with contextlib.suppress(Exception):  # checks of responses still under way
-                await asyncio.wait_for(guard.drain(), 5)
+            context = await guard.new_context(env.browser, record_har=har_path)
+            try:
+                data_tasks = [asyncio.to_thread(fetch_data, env.http, r, env.limiter)
+                              for r in requests]
+                page_tasks = [_guarded_render(env, context, s, guard) for s in specs]
+                gathered = await asyncio.gather(*data_tasks, *page_tasks)
+            finally:
+                with contextlib.suppress(Exception):  # a dead browser: the pages say so
+                    await context.close()  # writes the HAR
         finally:
-            with contextlib.suppress(Exception):  # a dead browser is reported by the pages
-                await context.close()  # writes the HAR
+            await guard.close()  # and every tunnel the context still held
         har = await asyncio.to_thread(_read_har, har_path)
+    guard.attribute_har(har)  # the servers' real addresses, not the proxy's
     fetched = [g for g in gathered[: len(requests)] if not isinstance(g, PageResult)]
     pages = [g for g in gathered[len(requests):] if isinstance(g, PageResult)]
     if not env.browser.alive:
@@ -161,6 +163,9 @@ async def _guarded_render(env: CaptureEnv, context: BrowserContext, spec: PageSp
     except TimeoutError:
         return PageResult(spec.role, spec.url, "timeout", f"the page did not answer within "
                           f"{timeout + 15:.0f} s", started=utc_now())
+    if guard.proxy is not None and result.server is not None:
+        # Playwright names the guard's proxy; the proxy knows where it connected
+        result = replace(result, server=guard.server_for(result.final_url or spec.url))
     refusal = guard.server_refusal(result.server, result.final_url or spec.url)
     return replace(result, signal="error", detail=refusal) if refusal else result
 
