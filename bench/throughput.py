@@ -3,7 +3,8 @@ Playwright floor measured in the same run at the same concurrency.
 
     .venv/bin/python bench/throughput.py [--embeds 16] [--levels 1,2,4,8] [--latency-ms 0]
 
-One Chromium, the loopback fake platform, `--embeds` distinct posts per batch.
+One Chromium, the loopback fake platform in a process of its own, `--embeds` distinct posts
+per batch.
 - floor: N workers, each taking the next post: a fresh context, goto its embed page, wait
   until the post is rendered, element screenshot, close (the least a correct snapshot does);
 - archiver, embed only: `archive_async` on the post URLs with capture.concurrency = N and
@@ -25,13 +26,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -40,28 +46,56 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from archiver.capture.browser import BrowserSession
 from archiver.config import CaptureConfig, Config
 from archiver.pipeline import archive_async
-from tests.fakeplatform import FakePlatform, start_fake_platform
+from tests.fakeplatform import FakePlatform
 from tests.harness import make_config
 
+ROOT = Path(__file__).resolve().parent.parent
 BASE_ID = 1870000000000000000
 
 
+def tweet_records(offset: int, n: int) -> list[dict[str, Any]]:
+    """n distinct posts for one batch (ids from BASE_ID + offset)."""
+    return [{"id": str(BASE_ID + offset + i),
+             "text": f"Bench post {offset + i}: the bridge at Hadrut is closed to traffic.",
+             "user": {"screen_name": f"Bench{i % 7}", "name": "Bench"}} for i in range(n)]
+
+
 def make_posts(fake: FakePlatform, n: int, offset: int) -> list[str]:
-    ids = []
-    for i in range(n):
-        tweet_id = str(BASE_ID + offset + i)
-        fake.tweets.put({"id": tweet_id, "text": f"Bench post {offset + i}: the bridge at "
-                         "Hadrut is closed to traffic.",
-                         "user": {"screen_name": f"Bench{i % 7}", "name": "Bench"}})
-        ids.append(tweet_id)
-    return ids
+    """Put n posts on an in-process fake platform (bench/soak.py and ad-hoc profiling)."""
+    records = tweet_records(offset, n)
+    for record in records:
+        fake.tweets.put(record)
+    return [r["id"] for r in records]
 
 
-def browser_cpu() -> float:
-    """CPU seconds (user + system) of every process this one started: the Playwright
-    driver and the browser's process tree. Processes that ended are not counted."""
+@contextlib.contextmanager
+def fake_server(workdir: Path, records: list[dict[str, Any]], latency_ms: float
+                ) -> Iterator[tuple[dict[str, str], Path, int]]:
+    """The fake platform in a process of its own, serving `records` besides its fixtures:
+    (host map, CA file, pid). In this process its TLS and handlers would compete with the
+    archiver and the floor for the GIL, which a real server never does."""
+    tweets = workdir / "tweets.json"
+    tweets.write_text(json.dumps(records))
+    proc = subprocess.Popen([sys.executable, "-m", "tests.fakeplatform", "--dir",
+                             str(workdir / "net"), "--tweets", str(tweets), "--latency-ms",
+                             str(latency_ms)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        yield info["host_map"], Path(info["ca_pem"]), proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def browser_cpu(exclude: int) -> float:
+    """CPU seconds (user + system) of every process this one started but `exclude` (the
+    fake platform): the Playwright driver and the browser's process tree. Processes that
+    ended are not counted."""
     total = 0.0
     for child in psutil.Process().children(recursive=True):
+        if child.pid == exclude:
+            continue
         try:
             times = child.cpu_times()
         except psutil.Error:
@@ -116,22 +150,23 @@ def _seconds(iso: str) -> float:
 
 async def main(embeds: int, levels: list[int], latency_ms: float) -> int:
     rows = []
-    with tempfile.TemporaryDirectory() as tmp, start_fake_platform(Path(tmp) / "net") as fake:
-        base = make_config(fake.host_map(), fake.ca_pem, Path(tmp) / "data")
+    batches = [tweet_records(0, 2)]  # the warm-up, then one per (level, round, kind)
+    batches += [tweet_records(10 + i * embeds, embeds) for i in range(len(levels) * 2 * 3)]
+    with tempfile.TemporaryDirectory() as tmp, fake_server(
+            Path(tmp), [r for b in batches for r in b], latency_ms) as (host_map, ca, server):
+        base = make_config(host_map, ca, Path(tmp) / "data")
+        pending = iter([[r["id"] for r in b] for b in batches])
         async with BrowserSession(base.browser, base.network) as browser:
-            warm = make_posts(fake, 2, 0)
+            warm = next(pending)
             await floor_batch(browser, warm, 1)
             await archiver_batch(browser, base, warm)
-            fake.latency = latency_ms / 1000
-            offset = 10
             for n in levels:
                 # kind -> (wall s, per-embed latencies, browser CPU s, own CPU s per embed)
                 best: dict[str, tuple[float, list[float], float, float]] = {}
-                for _ in range(2):
+                for round_ in range(2):
                     for kind in ("floor", "embed-only", "default"):
-                        ids = make_posts(fake, embeds, offset)
-                        offset += embeds
-                        cpu0, own0 = browser_cpu(), time.process_time()
+                        ids = next(pending)
+                        cpu0, own0 = browser_cpu(server), time.process_time()
                         if kind == "floor":
                             wall, lat = await floor_batch(browser, ids, n)
                         else:
@@ -139,9 +174,9 @@ async def main(embeds: int, levels: list[int], latency_ms: float) -> int:
                                 CaptureConfig(), concurrency=n, render_article=False,
                                 post_page=kind == "default"),
                                 storage=replace(base.storage,
-                                                data_dir=Path(tmp) / f"data-{offset}"))
+                                                data_dir=Path(tmp) / f"data-{n}-{round_}-{kind}"))
                             wall, lat = await archiver_batch(browser, cfg, ids)
-                        cpu = (browser_cpu() - cpu0) / embeds
+                        cpu = (browser_cpu(server) - cpu0) / embeds
                         own = (time.process_time() - own0) / embeds
                         if kind not in best or wall < best[kind][0]:
                             best[kind] = (wall, lat, cpu, own)
@@ -180,7 +215,7 @@ async def main(embeds: int, levels: list[int], latency_ms: float) -> int:
                             "one stream (target >= 3x)")
     print("ratios: time per embed, archiver / floor (1.00 = as fast as the bare floor); "
           "browser cpu/emb: CPU seconds of the Playwright driver and the browser per embed; "
-          "python cpu/emb: of this process (the fake platform's threads included)")
+          "python cpu/emb: of this process (the fake platform runs in its own)")
     for line in verdicts:
         print(line)
     print(f"reproduce: .venv/bin/python bench/throughput.py --embeds {embeds} "
