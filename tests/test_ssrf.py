@@ -21,19 +21,28 @@ import asyncio
 import contextlib
 import errno
 import ipaddress
+import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
+from archiver.capture.browser import BrowserSession
 from archiver.capture.guard import BrowserGuard
 from archiver.capture.post import check_navigation
-from archiver.config import NetworkConfig
+from archiver.config import Config, NetworkConfig
 from archiver.errors import BlockedAddressError, FetchError
 from archiver.net import Http, Resolver
 from tests.fakeplatform import FakePlatform
@@ -671,6 +680,17 @@ KNOWN_GAPS = {
         '<script>const pc = new RTCPeerConnection({iceServers: [{urls: '
         f'"stun:127.0.0.3:{p}"}}]}}); pc.createDataChannel("x"); pc.createOffer().then('
         "o => pc.setLocalDescription(o))</script>"),
+    # WebRTC told (by a remote description) to reach a peer at a refused address: the TCP
+    # candidate is tried through the proxy (refused there), the UDP one not at all.
+    "webrtc-remote-candidates": lambda p: (
+        "<script>(async () => { const a = new RTCPeerConnection(); a.createDataChannel('x');"
+        " const offer = await a.createOffer(); await a.setLocalDescription(offer);"
+        " const b = new RTCPeerConnection(); await b.setRemoteDescription(offer);"
+        " await b.setLocalDescription(await b.createAnswer());"
+        f" for (const c of ['candidate:1 1 tcp 2122260223 127.0.0.3 {p} typ host tcptype "
+        f"passive', 'candidate:2 1 udp 2122260223 127.0.0.3 {p} typ host'])"
+        " await b.addIceCandidate({candidate: c, sdpMid: '0', sdpMLineIndex: 0})"
+        ".catch(() => 0); })()</script>"),
     # WebTransport is HTTP/3 over UDP (QUIC): a proxied context does not send it.
     "webtransport": lambda p: (
         f'<script>try {{ new WebTransport("https://127.0.0.3:{p}/gap").ready.catch(() => 0)'
@@ -698,3 +718,148 @@ def test_known_browser_gaps(gap: str, browser_loop: LoopThread, fake_platform: F
                                            f"http://{refused_v4.netloc()}/gap",
                                            f"https://{refused_v4.netloc()}/gap")
                    for e in seen.guard.refused), seen.guard.refused
+
+
+def test_an_alt_svc_for_http3_sends_no_datagram(
+        browser_loop: LoopThread, fake_platform: FakePlatform, refused_v4: Listener,
+        net: Net) -> None:
+    """A server may say its origin is also served over HTTP/3 (QUIC, UDP) at another address:
+    a proxied context must not take it up (and QUIC is off)."""
+    alt = f'h3="{REFUSED_V4}:{refused_v4.port}"; ma=86400, h3=":{refused_v4.port}"'
+    fake_platform.documents[(PAGE_HOST, "/ssrf-alt-svc")] = Response.html(
+        "<!doctype html><script>for (let i = 0; i < 5; i++) setTimeout(() => "
+        "fetch('/ssrf-alt-svc-again?' + i).catch(() => 0), 100 * i)</script>",
+        headers=[("Alt-Svc", alt)])
+    for i in range(5):
+        fake_platform.documents[(PAGE_HOST, f"/ssrf-alt-svc-again?{i}")] = Response.text(
+            "again", headers=[("Alt-Svc", alt)])
+    seen = visit(browser_loop, fake_platform, _guard_resolver(fake_platform),
+                 f"https://{PAGE_HOST}/ssrf-alt-svc", net, settle=1.0)
+    assert fake_platform.count(PAGE_HOST, "/ssrf-alt-svc-again") >= 1
+    assert refused_v4.datagrams == [] and refused_v4.seen == [] and seen.leaks == []
+
+
+def test_certificate_fetches_go_through_the_proxy(
+        browser_loop: LoopThread, fake_platform: FakePlatform, refused_v4: Listener,
+        net: Net, tmp_path: Path) -> None:
+    """A server's certificate names where its issuer (and OCSP) can be fetched; Chromium
+    fetches that itself, outside any page. The URL points at a refused address: the fetch
+    goes to the proxy and is refused there."""
+    now = datetime.now(UTC)
+    issuer_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(
+        ec.SECP256R1())
+    where = f"http://{REFUSED_V4}:{refused_v4.port}"
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "aia.test")]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Not sent")]))
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=9))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("aia.test")]), False)
+            .add_extension(x509.AuthorityInformationAccess([
+                x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS,
+                                       x509.UniformResourceIdentifier(f"{where}/ssrf-aia.crt")),
+                x509.AccessDescription(AuthorityInformationAccessOID.OCSP,
+                                       x509.UniformResourceIdentifier(f"{where}/ssrf-ocsp"))]),
+                False)
+            .sign(issuer_key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.1)
+    port, stop = server.getsockname()[1], threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with contextlib.suppress(OSError), tls.wrap_socket(conn, server_side=True) as s:
+                s.settimeout(1)
+                s.recv(100)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    fake_platform.serve(f"https://{PAGE_HOST}/ssrf-aia",
+                        f'<img src="https://aia.test:{port}/x.png">'
+                        f'<iframe src="https://aia.test:{port}/frame"></iframe>')
+    try:
+        seen = visit(browser_loop, fake_platform,
+                     _guard_resolver(fake_platform, **{"aia.test": f"127.0.0.1:{port}"}),
+                     f"https://{PAGE_HOST}/ssrf-aia", net, refusals=1, settle=1.0,
+                     allowed=frozenset({("127.0.0.1", port)}))
+    finally:
+        stop.set()
+        thread.join(2)
+        server.close()
+    assert seen.leaks == [] and refused_v4.seen == [] and seen.guard.breaches == []
+    assert any(e.startswith(f"{where}/ssrf-") for e in seen.guard.refused), seen.guard.refused
+
+
+def _netlog_lookups(path: Path) -> tuple[list[str], list[str]]:
+    """(what Chromium's host resolver was asked for, names it sent DNS queries for)."""
+    text = path.read_text().rstrip()
+    if not text.endswith("}"):  # not finished: the events so far
+        text = text.rstrip(",") + "]}"
+    log = json.loads(text)
+    names = {number: name for name, number in log["constants"]["logEventTypes"].items()}
+    asked, queried = [], []
+    for event in log["events"]:
+        params = event.get("params") or {}
+        kind = names.get(event["type"], "")
+        if kind == "HOST_RESOLVER_MANAGER_REQUEST" and "host" in params:
+            asked.append(str(params["host"]))
+        elif kind.startswith("DNS_TRANSACTION") and ("hostname" in params or "qname" in params):
+            queried.append(str(params.get("hostname") or params.get("qname")))
+    return asked, queried
+
+
+def test_the_browser_looks_up_no_name_itself(
+        fake_platform: FakePlatform, config: Config, refused_v4: Listener, net: Net,
+        tmp_path: Path) -> None:
+    """Behind the proxy, Chromium still resolved the host of every request a page made, and
+    a few names of its own at start (update.googleapis.com, accounts.google.com): DNS
+    queries to the system's name server, for names the guard refuses too, though Chromium
+    never connected to the answers. Its network log must show no DNS query, and no lookup
+    of anything but the proxy. (The page's names end in .localhost, which Chromium answers
+    itself: even before the fix, no query for them left this machine.)"""
+    log = tmp_path / "netlog.json"
+    browser_config = replace(config.browser, extra_args=(
+        *config.browser.extra_args, f"--log-net-log={log}"))
+    names = [f"{kind}.lookup.localhost" for kind in
+             ("img", "fetch", "frame", "ws", "preconnect", "prefetch", "link")]
+    fake_platform.serve(f"https://{PAGE_HOST}/ssrf-lookups", f"""<!doctype html>
+<link rel="preconnect" href="https://{names[4]}/"><link rel="dns-prefetch" href="//{names[5]}">
+<a href="https://{names[6]}/">x</a><img src="https://{names[0]}/ssrf-lookup.png">
+<iframe src="https://{names[2]}/ssrf-lookup"></iframe>
+<script>fetch("https://{names[1]}/ssrf-lookup").catch(() => 0);
+new WebSocket("wss://{names[3]}/ssrf-lookup");</script>""")
+    resolver = _guard_resolver(fake_platform, **{n: REFUSED_V4 for n in names})
+
+    async def go() -> BrowserGuard:
+        async with BrowserSession(browser_config, config.network) as browser:
+            guard = BrowserGuard(resolver)
+            context = await guard.new_context(browser)
+            try:
+                page = await context.new_page()
+                await page.goto(f"https://{PAGE_HOST}/ssrf-lookups", wait_until="load")
+                deadline = time.monotonic() + 8
+                while len(guard.refused) < 4 and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(0.5)
+            finally:
+                await context.close()
+                await guard.close()
+            return guard
+
+    guard = asyncio.run(go())
+    assert len(guard.refused) >= 4, guard.refused  # the page's requests reached the proxy
+    asked, queried = _netlog_lookups(log)
+    assert queried == []
+    assert [h for h in asked if urlsplit(h).hostname not in ("~notfound", "127.0.0.1")] == []
+    assert refused_v4.seen == [] and net.connects == [
+        c for c in net.connects if c[0] == "127.0.0.1"]

@@ -8,7 +8,11 @@ host-resolver rules, the CA bundle as trusted public keys, the proxy as the prox
 Without a configured proxy, each capture's context is given its own guarded proxy
 (`new_context(proxy=...)`, see archiver/capture/guard.py): Playwright sets it per context
 and adds `<-loopback>` to the bypass list, so loopback is proxied too. WebRTC is confined to
-proxied connections (`WEBRTC_FLAGS`): STUN and media over UDP would bypass any proxy.
+proxied connections (`WEBRTC_FLAGS`): STUN and media over UDP would bypass any proxy. QUIC
+is off (`PROXY_ONLY_FLAGS`): HTTP/3 and WebTransport are UDP, which an HTTP proxy does not
+carry. And since the proxy resolves every name, Chromium is given none to resolve itself
+(`NO_LOOKUP_RULES`): it would otherwise still look up the host of each request a page makes,
+telling the system's DNS server names the guard may refuse.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -47,6 +52,18 @@ QUIET_FLAGS = (
 #: only (there is no `--force-webrtc-ip-handling-policy` in it; tests/test_ssrf.py's
 #: `webrtc` case fails without the switch).
 WEBRTC_FLAGS = ("--webrtc-ip-handling-policy=disable_non_proxied_udp",)
+#: HTTP/3 (and WebTransport over it) is UDP; a proxied context must not use it. Chromium
+#: does not use QUIC through an HTTP proxy anyway: this makes sure of it.
+PROXY_ONLY_FLAGS = ("--disable-quic",)
+#: Host-resolver rules for a browser whose contexts all go through a proxy (the guard's,
+#: which resolves names itself with the host map, or a configured upstream proxy): every
+#: other lookup fails inside Chromium. Even
+#: behind a proxy, Chromium 156 resolves the host of every request a page makes (and, at
+#: start, update.googleapis.com and accounts.google.com), sending each name to the system's
+#: DNS server without connecting to the answer; tests/test_ssrf.py checks that none is.
+#: The host map's own rules come first (contexts without the guard, in tests, still reach
+#: the mapped hosts); the proxy itself (127.0.0.1) is excepted.
+NO_LOOKUP_RULES = ("MAP * ~NOTFOUND", "EXCLUDE 127.0.0.1")
 #: Set, this makes Playwright let loopback bypass a context's proxy, and so the guard.
 _LOOPBACK_BYPASS_ENV = "PLAYWRIGHT_DISABLE_FORCED_CHROMIUM_PROXIED_LOOPBACK"
 SYSTEM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome-stable", "google-chrome")
@@ -97,9 +114,17 @@ def spki_hashes(ca_bundle: str) -> list[str]:
 
 
 def launch_args(browser: BrowserConfig, network: NetworkConfig) -> list[str]:
-    args = [*QUIET_FLAGS, *WEBRTC_FLAGS]
-    if network.host_map:
-        args.append(f"--host-resolver-rules={resolver_rules(network.host_map)}")
+    """Chromium's flags. Every context goes through a proxy: the guard's own, or the
+    configured upstream `[network] proxy`, and the proxy resolves the names; so Chromium
+    resolves none itself (`NO_LOOKUP_RULES`) but the upstream proxy's own host name."""
+    args = [*QUIET_FLAGS, *WEBRTC_FLAGS, *PROXY_ONLY_FLAGS]
+    rules = [resolver_rules(network.host_map)] if network.host_map else []
+    rules += NO_LOOKUP_RULES
+    upstream = urlsplit(network.proxy).hostname if network.proxy else None
+    if upstream and upstream != "127.0.0.1":
+        rules.append(f"EXCLUDE {upstream}")
+    if rules:
+        args.append(f"--host-resolver-rules={', '.join(rules)}")
     if network.ca_bundle:
         args.append("--ignore-certificate-errors-spki-list=" + ",".join(spki_hashes(
             network.ca_bundle)))
@@ -154,7 +179,8 @@ class BrowserSession:
         try:
             self._browser = await self._pw.chromium.launch(
                 executable_path=executable, headless=self.config.headless,
-                args=launch_args(self.config, self.network), proxy=proxy)  # type: ignore[arg-type]
+                args=launch_args(self.config, self.network),
+                proxy=proxy)  # type: ignore[arg-type]
         except PlaywrightError as exc:
             await self.close()
             raise BrowserError(f"cannot start {executable}: {str(exc).splitlines()[0]}") from exc

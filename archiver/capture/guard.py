@@ -21,11 +21,23 @@ time (DNS rebinding).
   only a connection that did not go through it can be one (`attribute_har` lists every
   HAR entry whose address is neither the proxy nor unknown); it should stay empty.
 - `server_refusal` checks a page's server address with the same policy.
+- The proxy's own answers (its 403 for a refused plain-http request, its 502 for a server it
+  could not reach or that sent no valid answer) are marked with a header only this proxy
+  can write; `attribute_har` turns each into an entry without a response, so that the
+  evidence never lists as a server's answer what the proxy wrote.
 
-Left open: names in `<link rel=dns-prefetch>` may still be looked up by Chromium's own
-resolver (not verified either way; a lookup is not a connection, but it tells a name server
-what the page named). A refused plain-http request is answered by the proxy's 403, which
-the page can read.
+Life cycle: the proxy is closed by `close()`, and also as soon as its context closes (or
+the browser goes away), and at once when the context could not be made (a cancelled
+capture included): a capture that ends on any path leaves no listening port or tunnel
+behind, even when its own cleanup did not get to `close()`.
+
+Chromium's own resolver: even behind the proxy, Chromium looked up the host of every request
+a page made (not `<link rel=dns-prefetch>` names: none were seen looked up), telling the
+system's name server what the page named. A browser started for guarded contexts is given
+host-resolver rules under which every lookup fails inside Chromium (`NO_LOOKUP_RULES` in
+archiver/capture/browser.py); tests/test_ssrf.py reads Chromium's network log to check that
+it sends no DNS query. A refused plain-http request is answered by the proxy's 403, which
+the page can read (it names the refused address, which the page chose).
 
 With a configured upstream proxy ([network] proxy) the browser uses that proxy, which
 resolves names itself: the guard cannot see or check the addresses, so it does nothing
@@ -42,7 +54,7 @@ from urllib.parse import urlsplit
 from playwright.async_api import BrowserContext, Request
 
 from archiver.capture.browser import BrowserSession
-from archiver.capture.proxy import GuardedProxy
+from archiver.capture.proxy import ANSWER_HEADER, GuardedProxy
 from archiver.errors import FetchError
 from archiver.net import Resolver
 
@@ -72,16 +84,31 @@ class BrowserGuard:
         return self.proxy.url
 
     async def close(self) -> None:
-        """Close the proxy and every tunnel it holds (after the context closed)."""
-        if self.proxy is not None and self.proxy.port is not None:
+        """Close the proxy and every tunnel it holds (after the context closed). Also when
+        `start()` was cancelled half-way: the listening port it opens is closed too."""
+        if self.proxy is not None:
             await self.proxy.close()
 
     async def new_context(self, browser: BrowserSession, record_har: Path | None = None
                           ) -> BrowserContext:
-        """A fresh browser context whose every connection goes through this guard."""
-        context = await browser.new_context(record_har=record_har, proxy=await self.start())
+        """A fresh browser context whose every connection goes through this guard. The
+        proxy closes with the context; if no context is made, it is closed at once."""
+        try:
+            context = await browser.new_context(record_har=record_har,
+                                                proxy=await self.start())
+        except BaseException:  # cancelled included: nothing would close the proxy
+            if self.proxy is not None:
+                self.proxy.close_soon()
+            raise
         if self.proxy is not None:  # names the URLs behind refused tunnels (few events)
+            proxy = self.proxy
             context.on("requestfailed", self._on_failed)
+            # closed, or the browser gone: no tunnel outlives the context, whether or not
+            # the caller's cleanup reaches `close()`
+            def closed(_: BrowserContext) -> None:
+                proxy.close_soon()
+
+            context.on("close", closed)
         return context
 
     async def __aenter__(self) -> BrowserGuard:
@@ -140,6 +167,17 @@ class BrowserGuard:
             if ip != "127.0.0.1" or entry.get("_serverPort") not in (None, self.proxy.port):
                 self._breach(url, f"the browser connected to {ip} without the guard's proxy")
                 continue
+            answered = self._proxy_answer(entry)
+            if answered is not None:  # written by the proxy: no server answered this
+                status, reason = answered
+                entry.pop("serverIPAddress", None)
+                entry.pop("_serverPort", None)
+                entry["response"] = {"status": 0, "headers": [], "content": {},
+                                     "_failureText": (
+                    f"refused by the archiver's address guard: {reason}" if status == 403
+                    else f"not answered by the server: the archiver's proxy said {status} "
+                         f"({reason})")}
+                continue
             real = self.server_for(url)
             if real is None:
                 entry.pop("serverIPAddress", None)
@@ -152,6 +190,17 @@ class BrowserGuard:
             else:
                 entry["serverIPAddress"] = real["ipAddress"]
                 entry["_serverPort"] = real["port"]
+
+    def _proxy_answer(self, entry: dict[str, Any]) -> tuple[int, str] | None:
+        """(status, reason) if this HAR entry's response is one the proxy wrote itself."""
+        assert self.proxy is not None
+        response = entry.get("response")
+        headers = response.get("headers") if isinstance(response, dict) else None
+        for header in headers if isinstance(headers, list) else []:
+            if (isinstance(header, dict)
+                    and str(header.get("name", "")).lower() == ANSWER_HEADER.lower()):
+                return self.proxy.answer(str(header.get("value", "")))
+        return None
 
     def _breach(self, url: str, why: str) -> None:
         entry = f"{url[:300]}: {why}"

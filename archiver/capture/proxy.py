@@ -16,29 +16,49 @@ connection the context makes goes through it:
   and `"host:port: reason"` (or `"url: reason"` for plain http) is recorded in
   `refusals`; nothing is sent to it;
 - the address each host:port was really reached at is kept (`server`), because
-  Playwright's `server_addr()` and the HAR's `serverIPAddress` now name this proxy.
+  Playwright's `server_addr()` and the HAR's `serverIPAddress` now name this proxy (a
+  host:port reached at two of its addresses has none: which answer came from which is not
+  known, and a wrong address is worse evidence than none).
 
-Plain http: Chromium reuses a proxy connection for requests to different hosts, so each
-client connection carries one request. It is forwarded in origin-form with `Connection:
-close` (`Proxy-*` and hop-by-hop headers dropped), the answer goes back with `Connection:
-close`, and both connections close when either side does. A WebSocket upgrade is piped
-both ways instead. Heads are bounded (MAX_HEAD, HEAD_TIMEOUT), connecting is bounded by
-the configured connect timeout; a tunnel lasts until either side closes it, or the
-capture ends (`close()`).
+Plain http: each client connection carries one request. Its head is parsed strictly (CR
+LF line ends only, no NUL, no obs-fold, token header names, one unambiguous body framing:
+`Content-Length` or `Transfer-Encoding: chunked`, never both) and forwarded in origin-form
+with the `Host` of the URL and `Connection: close` (`Proxy-*` and hop-by-hop headers
+dropped); exactly the framed body follows it, nothing else. A client that sends anything
+after that (a second request on the same connection) has both connections closed: a
+request is never sent to a server it was not checked for. The server's response head is
+read the way Chromium reads it (a bare LF ends a line too) and rebuilt with CR LF line ends
+and a single `Connection: close`, so that no line hidden from the proxy can tell the
+browser to keep the connection; an answer that is not HTTP/1.x is a 502. The rest of the
+answer goes back as it comes, until either side closes. A WebSocket upgrade is piped both
+ways once the server answered `101`. Heads are bounded (MAX_HEAD, HEAD_TIMEOUT), connecting
+is bounded by the configured connect timeout; a tunnel lasts until either side closes it,
+or the capture ends (`close()`).
+
+The proxy's own answers (a refusal, a server it could not reach) carry `X-Archiver-Guard:
+<token>-<n>`, the token being this proxy's secret: `answer(value)` says what such a
+response was, so that the evidence does not list it as the server's.
 
 Threading: every proxy of the process runs on one event loop in one background thread
 (started on first use, a daemon). A capture's own loop may be blocked for a while (hashing,
 writing evidence, a slow callback); the browser's traffic must not wait for it, or pages
 would time out for reasons that are ours. Each capture gets its own listening port on
 127.0.0.1, so refusals and addresses are attributed to the right capture, and `close()`
-ends every tunnel of that capture. `start()` and `close()` are awaited from any loop.
+ends every tunnel of that capture. `start()` and `close()` are awaited from any loop;
+`close_soon()` closes from any thread without waiting. A close always wins: one that comes
+while `start()` is still under way (the caller was cancelled) closes the listening socket
+that start opens, and a closed proxy does not start again. A process forked from this one
+starts its own loop (and lock) on first use.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
+import re
+import secrets
 import socket
 import threading
 from collections.abc import Coroutine
@@ -57,11 +77,34 @@ HEAD_TIMEOUT = 30.0
 _CHUNK = 64 * 1024
 #: Request headers that concern this hop only (the `Proxy-*` family is dropped as well).
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "te", "trailer", "upgrade"})
+#: Request headers the proxy writes itself (from the URL, and the body framing it checked).
+_REWRITTEN = frozenset({"host", "content-length", "transfer-encoding"})
+#: Response headers that would say whether the browser may reuse its connection.
+_CONNECTION_HEADERS = frozenset({b"connection", b"keep-alive", b"proxy-connection"})
+#: The header that marks the proxy's own answers.
+ANSWER_HEADER = "X-Archiver-Guard"
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BTOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([0-9]{3})(?: [^\x00-\x08\x0a-\x1f\x7f]*)?")
+_CHUNKED = -1  # "the body is chunked", where a Content-Length would be
+#: Proxy answers remembered (for `answer()`); past this, the oldest are forgotten.
+_MAX_ANSWERS = 10_000
 
 
 # -- the shared background loop ------------------------------------------------------------------
 _lock = threading.Lock()
 _shared: tuple[int, asyncio.AbstractEventLoop, threading.Thread] | None = None
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has none of the parent's threads: not the loop's, nor one that might
+    have held `_lock` at the fork (which would then stay locked for ever)."""
+    global _lock, _shared
+    _lock = threading.Lock()
+    _shared = None
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def proxy_loop() -> asyncio.AbstractEventLoop:
@@ -85,7 +128,8 @@ async def _on_proxy_loop(coro: Coroutine[Any, Any, T]) -> T:
 
 
 class _Answer(Exception):
-    """A request this proxy answers itself (a refusal or an error), contacting no one."""
+    """A request this proxy answers itself (a refusal or an error), contacting no one
+    (or no one more: a server that sent no valid answer)."""
 
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
@@ -104,7 +148,11 @@ class GuardedProxy:
         self._server: asyncio.Server | None = None
         self._lock = threading.Lock()  # the lists below are read from the capture's thread
         self._refusals: list[tuple[str, str | None, str]] = []  # (host:port, url, reason)
-        self._servers: dict[tuple[str, int], dict[str, Any]] = {}
+        #: where each host:port was reached; None once it was reached at two addresses
+        self._servers: dict[tuple[str, int], dict[str, Any] | None] = {}
+        self._token = secrets.token_hex(16)  # marks this proxy's own answers
+        self._answers: dict[int, tuple[int, str]] = {}  # n -> (status, reason)
+        self._answered = 0
         # the rest is touched on the proxy loop only
         self._lookups: dict[tuple[str, int], asyncio.Future[list[tuple[str, int]]]] = {}
         self._handlers: set[asyncio.Task[None]] = set()
@@ -125,10 +173,21 @@ class GuardedProxy:
             return list(self._refusals)
 
     def server(self, host: str, port: int) -> dict[str, Any] | None:
-        """{"ipAddress", "port"} this proxy connected to for host:port, or None."""
+        """{"ipAddress", "port"} this proxy connected to for host:port, or None: never
+        connected, or connected to more than one of its addresses (one failed, the next was
+        used), when which answer came from where is not known."""
         with self._lock:
             found = self._servers.get((_bare(host), port))
             return dict(found) if found else None
+
+    def answer(self, value: str) -> tuple[int, str] | None:
+        """(status, reason) of the proxy's own answer whose `X-Archiver-Guard` header has
+        `value`; None for anything else (a server's header, another proxy's, a forgery)."""
+        token, _, number = value.strip().rpartition("-")
+        if token != self._token or not number.isascii() or not number.isdigit():
+            return None
+        with self._lock:
+            return self._answers.get(int(number))
 
     @property
     def open_connections(self) -> int:
@@ -138,12 +197,20 @@ class GuardedProxy:
     # -- life cycle ------------------------------------------------------------------------------
     async def start(self) -> str:
         """Listen on 127.0.0.1 (a free port); return the proxy server URL."""
+        if self._closed:
+            raise RuntimeError("the proxy is closed")
         await _on_proxy_loop(self._start())
         return self.url
 
     async def close(self) -> None:
-        """Stop listening and close every connection and tunnel this proxy opened."""
+        """Stop listening and close every connection and tunnel this proxy opened. Safe to
+        call more than once, before `start()` finished, or without it."""
         await _on_proxy_loop(self._close())
+
+    def close_soon(self) -> concurrent.futures.Future[None]:
+        """Start `close()` on the proxy's loop from any thread (an event handler, a
+        cleanup that cannot wait) and return at once."""
+        return asyncio.run_coroutine_threadsafe(self._close(), proxy_loop())
 
     async def __aenter__(self) -> GuardedProxy:
         await self.start()
@@ -153,11 +220,22 @@ class GuardedProxy:
         await self.close()
 
     async def _start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, limit=MAX_HEAD)
-        self.port = int(self._server.sockets[0].getsockname()[1])
+        if self._server is not None:
+            return
+        if self._closed:
+            raise RuntimeError("the proxy is closed")
+        server = await asyncio.start_server(self._handle, "127.0.0.1", 0, limit=MAX_HEAD)
+        if self._server is not None or self._closed:  # started or closed meanwhile
+            server.close()
+            await server.wait_closed()
+            if self._closed:
+                raise RuntimeError("the proxy was closed while it started")
+            return
+        self._server = server
+        self.port = int(server.sockets[0].getsockname()[1])
 
     async def _close(self) -> None:
-        self._closed = True  # a connection accepted meanwhile ends at once
+        self._closed = True  # a connection accepted meanwhile ends at once; a start too
         if self._server is not None:
             self._server.close()
         for transport in list(self._transports):
@@ -193,7 +271,7 @@ class GuardedProxy:
                 await self._forward(method, target, headers, reader, writer, ends)
         except _Answer as answer:
             with contextlib.suppress(OSError):
-                await _answer(writer, answer.status, answer.reason)
+                await _answer(writer, answer.status, answer.reason, self._mark(answer))
         except (OSError, asyncio.IncompleteReadError):
             pass  # either side went away, or the client sent no head in time (an idle
             # connection Chromium opened ahead of need): closed without an answer
@@ -210,6 +288,14 @@ class GuardedProxy:
                 self._transports.discard(end.transport)
             self._handlers.discard(task)
 
+    def _mark(self, answer: _Answer) -> str:
+        """The `X-Archiver-Guard` value of one of the proxy's own answers."""
+        with self._lock:
+            self._answered += 1
+            self._answers[self._answered] = (answer.status, answer.reason)
+            self._answers.pop(self._answered - _MAX_ANSWERS, None)
+            return f"{self._token}-{self._answered}"
+
     async def _tunnel(self, target: str, reader: asyncio.StreamReader,
                       writer: asyncio.StreamWriter, ends: list[asyncio.StreamWriter]) -> None:
         """CONNECT host:port: a checked connection, then bytes both ways."""
@@ -222,42 +308,60 @@ class GuardedProxy:
     async def _forward(self, method: str, target: str, headers: list[tuple[str, str]],
                        reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                        ends: list[asyncio.StreamWriter]) -> None:
-        """One plain-http request in absolute form, forwarded in origin form."""
-        parts = urlsplit(target)
+        """One plain-http request in absolute form, forwarded in origin form, and its
+        answer; then both connections close."""
+        try:
+            parts = urlsplit(target)
+            port = 80 if parts.port is None else parts.port  # ":0" is port 0, not 80
+        except ValueError as exc:
+            raise _Answer(400, f"invalid URL {target[:100]!r}: {exc}") from exc
         if parts.scheme not in ("http", "ws") or not parts.hostname:
             raise _Answer(400, f"the proxy takes http:// URLs and CONNECT only, not "
                                f"{target[:100]!r}")
+        if not 0 < port < 65536:
+            raise _Answer(400, f"invalid port in {target[:100]!r}")
         try:
-            port = parts.port or 80
+            length = _body_length(headers)
         except ValueError as exc:
-            raise _Answer(400, f"invalid port in {target[:100]!r}") from exc
-        upgrade = _is_upgrade(headers)
+            raise _Answer(400, f"bad request: {exc}") from exc
+        upgrade = _is_upgrade(headers) and length == 0
         up_reader, upstream = await self._open(parts.hostname, port, target.split("#")[0],
                                                ends)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         upstream.write(_request_head(method, path, parts.netloc.rpartition("@")[2],
-                                     headers, upgrade))
+                                     headers, upgrade, length))
         await upstream.drain()
-        if upgrade:
-            await _splice(reader, writer, up_reader, upstream)
-            return
-        body = asyncio.ensure_future(_request_body(reader, upstream))
-        tasks = [body]
+        # the body goes while the answer comes; an upgrade has none, and after a 101 what
+        # the client sends belongs to the new protocol
+        tasks = [] if upgrade else [asyncio.ensure_future(_request_body(reader, upstream,
+                                                                         length))]
         try:
-            while True:  # 1xx heads go through as they are, then the final one
+            while True:  # 1xx heads go through (rebuilt), then the final one
                 try:
-                    head = await _read_head(up_reader)
-                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+                    status, head = await _read_response_head(up_reader)
+                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                        ValueError) as exc:
                     raise _Answer(502, f"{_netloc(parts.hostname, port)} sent no valid "
-                                       "response head") from exc
-                status = head.split(b" ", 2)[1:2]
-                final = not (status and status[0].startswith(b"1") and status[0] != b"101")
-                writer.write(_response_head(head) if final else head)
-                await writer.drain()
-                if final:
+                                       f"response head ({exc})") from exc
+                if status == 101 and not upgrade:
+                    raise _Answer(502, f"{_netloc(parts.hostname, port)} switched protocols "
+                                       "without being asked to")
+                if status == 101 or status >= 200:
                     break
+                writer.write(_response_head(head, final=False))
+                await writer.drain()
+            if status == 101:  # the upgrade: bytes both ways
+                writer.write(_response_head(head, final=False))
+                await writer.drain()
+                await _splice(reader, writer, up_reader, upstream)
+                return
+            writer.write(_response_head(head, final=True))
+            await writer.drain()
+            if upgrade:  # refused: what the client sends now is not forwarded either
+                tasks.append(asyncio.ensure_future(_request_body(reader, upstream, 0)))
             # the answer ends when the server closes, or when the client does (it was told
-            # `Connection: close`: a server that keeps the connection open is not waited for)
+            # `Connection: close`: a server that keeps the connection open is not waited
+            # for), or when the client sends more than its one request
             tasks.append(asyncio.ensure_future(_pump(up_reader, writer)))
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -298,7 +402,9 @@ class GuardedProxy:
             ends.append(upstream)
             self._transports.add(upstream.transport)
             with self._lock:
-                self._servers[(_bare(host), port)] = {"ipAddress": addr, "port": addr_port}
+                key, reached = (_bare(host), port), {"ipAddress": addr, "port": addr_port}
+                self._servers[key] = reached if self._servers.get(key, reached) == reached \
+                    else None
             return up_reader, upstream
         raise _Answer(502, f"cannot connect to {_netloc(host, port)}: {'; '.join(failures)}")
 
@@ -320,24 +426,57 @@ class GuardedProxy:
 
 # -- HTTP framing ---------------------------------------------------------------------------------
 async def _read_head(reader: asyncio.StreamReader) -> bytes:
-    """A request or response head, up to and including the blank line (at most MAX_HEAD)."""
+    """A request head, up to and including the blank line (at most MAX_HEAD)."""
     return await reader.readuntil(b"\r\n\r\n")
 
 
 async def _read_request(reader: asyncio.StreamReader
                         ) -> tuple[str, str, list[tuple[str, str]]]:
+    """(method, target, headers) of a request head; ValueError for anything but a plain,
+    strictly formed HTTP/1.x head (CR LF only, no control bytes, token names, no folding)."""
     head = (await _read_head(reader)).decode("latin-1")
     line, *rest = head[:-4].split("\r\n")
+    if _has_controls(line) or line.count(" ") != 2:
+        raise ValueError(f"not an HTTP/1.x request line: {line[:100]!r}")
     method, target, version = line.split(" ")
-    if not version.startswith("HTTP/1.") or not method.isalpha():
+    if version not in ("HTTP/1.1", "HTTP/1.0") or not _TOKEN.fullmatch(method) or not target:
         raise ValueError(f"not an HTTP/1.x request line: {line[:100]!r}")
     headers = []
     for field in rest:
         name, sep, value = field.partition(":")
-        if not sep or not name or name != name.strip() or field[0] in " \t":
+        if not sep or not _TOKEN.fullmatch(name) or _has_controls(value):
             raise ValueError(f"malformed header line {field[:100]!r}")
-        headers.append((name, value.strip()))
+        headers.append((name, value.strip(" \t")))
     return method.upper(), target, headers
+
+
+def _has_controls(text: str) -> bool:
+    """Whether `text` has a byte no request line or header value may hold (CR, LF, NUL and
+    the other controls; a tab is allowed)."""
+    return any((ord(c) < 0x20 and c != "\t") or c == "\x7f" for c in text)
+
+
+def _body_length(headers: list[tuple[str, str]]) -> int:
+    """The request body's length, or _CHUNKED; ValueError when the framing is ambiguous
+    (both headers, differing lengths) or not one this proxy forwards."""
+    codings = [c.strip().lower() for n, v in headers if n.lower() == "transfer-encoding"
+               for c in v.split(",")]
+    lengths = {c.strip() for n, v in headers if n.lower() == "content-length"
+               for c in v.split(",")}
+    if codings:
+        if lengths:
+            raise ValueError("both Transfer-Encoding and Content-Length")
+        if codings != ["chunked"]:
+            raise ValueError(f"unsupported Transfer-Encoding {', '.join(codings)[:100]!r}")
+        return _CHUNKED
+    if not lengths:
+        return 0
+    if len(lengths) > 1:
+        raise ValueError("conflicting Content-Length values")
+    (length,) = lengths
+    if not (length.isascii() and length.isdigit()) or len(length) > 18:
+        raise ValueError(f"invalid Content-Length {length[:30]!r}")
+    return int(length)
 
 
 def _is_upgrade(headers: list[tuple[str, str]]) -> bool:
@@ -347,14 +486,19 @@ def _is_upgrade(headers: list[tuple[str, str]]) -> bool:
 
 
 def _request_head(method: str, path: str, netloc: str, headers: list[tuple[str, str]],
-                  upgrade: bool) -> bytes:
+                  upgrade: bool, length: int) -> bytes:
+    """The origin-form head: `Host` from the URL (whatever the client said), the body
+    framing that was checked, and no header for this hop."""
     named = {t.strip().lower() for n, v in headers if n.lower() == "connection"
              for t in v.split(",")}
     kept = [(n, v) for n, v in headers
-            if not (n.lower() in _HOP_BY_HOP or n.lower() in named
+            if not (n.lower() in _HOP_BY_HOP or n.lower() in named or n.lower() in _REWRITTEN
                     or n.lower().startswith("proxy-"))]
-    if not any(n.lower() == "host" for n, _ in kept):
-        kept.insert(0, ("Host", netloc))
+    kept.insert(0, ("Host", netloc))
+    if length == _CHUNKED:
+        kept.append(("Transfer-Encoding", "chunked"))
+    elif length or any(n.lower() == "content-length" for n, _ in headers):
+        kept.append(("Content-Length", str(length)))
     if upgrade:
         kept += [("Connection", "Upgrade"),
                  *((n, v) for n, v in headers if n.lower() == "upgrade")]
@@ -364,20 +508,58 @@ def _request_head(method: str, path: str, netloc: str, headers: list[tuple[str, 
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-def _response_head(head: bytes) -> bytes:
-    """The server's head with `Connection: close`: this client connection ends with it."""
-    lines = head[:-4].split(b"\r\n")
-    kept = [lines[0]] + [line for line in lines[1:] if line.split(b":", 1)[0].strip().lower()
-                         not in (b"connection", b"keep-alive", b"proxy-connection")]
-    return b"\r\n".join([*kept, b"Connection: close", b"", b""])
+async def _read_response_head(reader: asyncio.StreamReader) -> tuple[int, list[bytes]]:
+    """(status, lines) of a response head, read as Chromium reads it: a line ends at LF
+    (a CR before it is dropped), the head at the first empty line. ValueError for a head
+    that is not HTTP/1.x, too long, or has a stray CR or NUL."""
+    lines: list[bytes] = []
+    total = 0
+    while True:
+        line = await reader.readuntil(b"\n")
+        total += len(line)
+        if total > MAX_HEAD:
+            raise ValueError(f"a response head over {MAX_HEAD} bytes")
+        line = line[:-1].removesuffix(b"\r")
+        if not line:
+            break
+        if b"\r" in line or b"\0" in line:
+            raise ValueError("a stray CR or NUL in the response head")
+        lines.append(line)
+    found = _STATUS_LINE.fullmatch(lines[0]) if lines else None
+    if found is None:
+        raise ValueError(f"not an HTTP/1.x status line: {(lines or [b''])[0][:100]!r}")
+    return int(found.group(1)), lines
 
 
-async def _answer(writer: asyncio.StreamWriter, status: int, reason: str) -> None:
+def _response_head(lines: list[bytes], *, final: bool) -> bytes:
+    """The head rebuilt with CR LF line ends, folded lines joined, lines that are not a
+    header dropped. A final answer has `Connection: close` as its only connection header:
+    the browser's connection ends with it. (A 1xx or 101 keeps its own.)"""
+    fields: list[tuple[bytes, bytes]] = []
+    dropped = True
+    for line in lines[1:]:
+        if line[:1] in (b" ", b"\t"):  # obs-fold: continues the previous field
+            if fields and not dropped:
+                fields[-1] = (fields[-1][0], fields[-1][1] + b" " + line.strip(b" \t"))
+            continue
+        name, sep, value = line.partition(b":")
+        name = name.rstrip(b" \t")
+        dropped = not sep or not _BTOKEN.fullmatch(name)
+        if not dropped:
+            fields.append((name, value.strip(b" \t")))
+    if final:
+        fields = [(n, v) for n, v in fields if n.lower() not in _CONNECTION_HEADERS]
+        fields.append((b"Connection", b"close"))
+    return b"\r\n".join([lines[0], *(n + b": " + v for n, v in fields), b"", b""])
+
+
+async def _answer(writer: asyncio.StreamWriter, status: int, reason: str, mark: str) -> None:
     """The proxy's own answer (a refusal or an error), then the connection closes."""
     phrase = {400: "Bad Request", 403: "Forbidden", 502: "Bad Gateway"}[status]
     body = f"refused by the archiver's address guard: {reason}\n".encode()[:4096] \
         if status == 403 else f"{reason}\n".encode()[:4096]
     writer.write(f"HTTP/1.1 {status} {phrase}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                 f"{ANSWER_HEADER}: {mark}\r\n"
                  f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
     with contextlib.suppress(OSError):
         await writer.drain()
@@ -390,18 +572,51 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         await writer.drain()
 
 
-async def _request_body(reader: asyncio.StreamReader, upstream: asyncio.StreamWriter) -> None:
-    """Copy what the client sends after its head (a request body) until the client closes.
-    Should the server stop reading, the rest is read and dropped: this ends only with the
-    client."""
+async def _request_body(reader: asyncio.StreamReader, upstream: asyncio.StreamWriter,
+                        length: int) -> None:
+    """Send the request's body, exactly as framed (`length` bytes, or chunks), then wait
+    for the client to close. Anything else the client sends (a second request) ends this,
+    and so the exchange: it is not sent anywhere. Should the server stop reading, the rest
+    of the body is read and dropped."""
     sending = True
-    while data := await reader.read(_CHUNK):
+
+    async def send(data: bytes) -> None:
+        nonlocal sending
         if sending and not upstream.is_closing():
             try:
                 upstream.write(data)
                 await upstream.drain()
             except OSError:
                 sending = False
+
+    async def copy(count: int) -> None:
+        while count:
+            data = await reader.read(min(count, _CHUNK))
+            if not data:
+                raise asyncio.IncompleteReadError(b"", count)
+            count -= len(data)
+            await send(data)
+
+    if length == _CHUNKED:
+        while True:
+            size_line = (await reader.readuntil(b"\r\n"))[:-2]
+            size_text = size_line.split(b";", 1)[0].strip(b" \t")
+            if not re.fullmatch(rb"[0-9A-Fa-f]{1,15}", size_text):
+                raise ValueError(f"invalid chunk size {size_line[:30]!r}")
+            size = int(size_text, 16)
+            if size == 0:
+                while (await reader.readuntil(b"\r\n")) != b"\r\n":
+                    pass  # trailers are not forwarded
+                await send(b"0\r\n\r\n")
+                break
+            await send(b"%x\r\n" % size)
+            await copy(size)
+            if await reader.readexactly(2) != b"\r\n":
+                raise ValueError("a chunk not followed by CR LF")
+            await send(b"\r\n")
+    else:
+        await copy(length)
+    await reader.read(1)  # the client's end, or the first byte of something not forwarded
 
 
 async def _splice(a_reader: asyncio.StreamReader, a_writer: asyncio.StreamWriter,
@@ -419,13 +634,16 @@ async def _splice(a_reader: asyncio.StreamReader, a_writer: asyncio.StreamWriter
 
 def _authority(target: str) -> tuple[str, int]:
     """host:port of a CONNECT request ([v6]:port included); the port is required."""
-    parts = urlsplit(f"//{target}")
     try:
+        parts = urlsplit(f"//{target}")
         port = parts.port
     except ValueError as exc:
-        raise _Answer(400, f"invalid port in CONNECT {target[:100]!r}") from exc
-    if not parts.hostname or port is None or parts.username is not None or parts.path:
+        raise _Answer(400, f"invalid CONNECT target {target[:100]!r}: {exc}") from exc
+    if (not parts.hostname or port is None or parts.username is not None or parts.path
+            or parts.query or parts.fragment or "?" in target or "#" in target):
         raise _Answer(400, f"CONNECT takes host:port, not {target[:100]!r}")
+    if not 0 < port < 65536:
+        raise _Answer(400, f"invalid port in CONNECT {target[:100]!r}")
     return parts.hostname, port
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from archiver import __version__
 from archiver.capture.pages import PageResult
@@ -54,6 +55,14 @@ class Gathered:
     breaches: tuple[str, ...] = ()
 
 
+def _address_guard(upstream: str) -> str:
+    """For the manifest: what checked the browser's addresses (never proxy credentials)."""
+    if not upstream:
+        return "guarded proxy"
+    parts = urlsplit(upstream)
+    return f"off: upstream proxy {parts.hostname}:{parts.port or 'default port'}"
+
+
 def store_capture(env: CaptureEnv, platform: Platform, post: PostRef,
                   embeds: Sequence[tuple[EmbedRef, str | None]], capture_id: str,
                   started: str, relpath: Path, got: Gathered) -> CaptureResult:
@@ -80,6 +89,9 @@ def store_capture(env: CaptureEnv, platform: Platform, post: PostRef,
         finished = utc_now()
         environment = {**tool_environment(env.config.digest()), **env.browser.environment(),
                        "elapsed_s": round(time.monotonic() - got.t0, 4),
+                       # what checked the browser's addresses: our guarded proxy, or
+                       # nothing (an upstream proxy resolves names where we cannot see)
+                       "address_guard": _address_guard(env.config.network.proxy),
                        "refused_requests": list(got.refused),
                        "guard_breaches": list(got.breaches),
                        "browser_traffic": "recorded" if got.har is not None else

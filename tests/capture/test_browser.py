@@ -31,7 +31,11 @@ def test_network_settings_reach_the_browser(fake_platform) -> None:
     network = NetworkConfig(host_map={"x.com": "127.0.0.1:8443", "*.twimg.com": "127.0.0.1:1"},
                             ca_bundle=str(fake_platform.ca_pem))
     args = launch_args(BrowserConfig(extra_args=("--foo",)), network)
-    assert "--host-resolver-rules=MAP *.twimg.com 127.0.0.1:1, MAP x.com 127.0.0.1:8443" in args
+    # the host map first; every other name fails inside Chromium (the proxy resolves)
+    assert ("--host-resolver-rules=MAP *.twimg.com 127.0.0.1:1, MAP x.com 127.0.0.1:8443, "
+            "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1") in args
+    assert "--disable-quic" in args
+    assert "--webrtc-ip-handling-policy=disable_non_proxied_udp" in args
     (spki,) = spki_hashes(str(fake_platform.ca_pem))
     assert f"--ignore-certificate-errors-spki-list={spki}" in args
     assert "--disable-background-networking" in args and args[-1] == "--foo"
@@ -43,3 +47,10 @@ def test_unreadable_ca_bundle(tmp_path: Path) -> None:
     bad.write_text("not a certificate")
     with pytest.raises(ConfigError, match="CA bundle"):
         spki_hashes(str(bad))
+
+
+def test_with_an_upstream_proxy_chromium_looks_up_only_the_proxy() -> None:
+    args = launch_args(BrowserConfig(), NetworkConfig(proxy="http://proxy.internal:3128"))
+    rules = next(a for a in args if a.startswith("--host-resolver-rules="))
+    assert rules == ("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, "
+                     "EXCLUDE proxy.internal")
