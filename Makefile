@@ -54,6 +54,7 @@ test: install lint
 bench: install
 	$(PY) bench/capture.py
 	$(PY) bench/throughput.py
+	$(PY) bench/throughput.py --latency-ms 100
 	$(PY) bench/detect.py
 	$(PY) bench/index_lookup.py --captures 100000
 	$(PY) bench/soak.py --captures 200
