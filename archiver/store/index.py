@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import uuid
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, func, inspect, or_, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import SAWarning, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sqlalchemy.schema import CreateIndex
 
@@ -151,8 +152,16 @@ class Index:
                         fill = BACKFILL.get((table.name, column.name))
                         if fill:
                             conn.exec_driver_sql(fill, (utc_now(),))
+                # IF NOT EXISTS only for what reflection does not list: on PostgreSQL it
+                # would lock the table even for an index that exists; SQLite does not
+                # reflect expression indexes, so those are always asked (a no-op there)
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", "Skipped unsupported reflection of "
+                                            "expression-based index", SAWarning)
+                    have_indexes = {i["name"] for i in inspector.get_indexes(table.name)}
                 for index in table.indexes:
-                    conn.execute(CreateIndex(index, if_not_exists=True))
+                    if index.name not in have_indexes:
+                        conn.execute(CreateIndex(index, if_not_exists=True))
 
     @contextmanager
     def session(self) -> Iterator[Session]:

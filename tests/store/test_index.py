@@ -144,3 +144,18 @@ def test_due_posts_come_with_every_embed_and_its_article(tmp_path: Path) -> None
         FoundIn.BLOCKQUOTE, 0, "first quote", "<blockquote>", POST)
     assert index.due_posts("2000-01-01T00:00:00Z", 10) == []  # nothing due yet then
     index.close()
+
+
+def test_an_older_index_gets_the_new_indexes_on_open(tmp_path: Path) -> None:
+    make_index(tmp_path).close()
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "index.sqlite3")
+    db.execute("DROP INDEX ix_posts_author_lower_captured")
+    db.execute("DROP INDEX ix_captures_post_started")
+    db.commit()
+    for _ in range(2):  # created once, then found
+        make_index(tmp_path).close()
+        names = {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        assert {"ix_posts_author_lower_captured", "ix_captures_post_started"} <= names
+    db.close()
