@@ -278,12 +278,13 @@ class GuardedProxy:
         except asyncio.CancelledError:
             pass  # the capture ended (close); ending quietly spares asyncio's log a traceback
         finally:
-            for end in ends:
-                end.close()  # what is buffered is still sent (a 403's body ...)
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.gather(*(e.wait_closed() for e in ends),
-                                                      return_exceptions=True), 5)
-            for end in ends:
+            if not self._closed:  # the capture goes on: what is buffered is still sent
+                for end in ends:  # (a 403's body ...), for up to 5 s
+                    end.close()
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await asyncio.wait_for(asyncio.gather(*(e.wait_closed() for e in ends),
+                                                          return_exceptions=True), 5)
+            for end in ends:  # the capture is over: nothing waits for a peer that reads
                 end.transport.abort()
                 self._transports.discard(end.transport)
             self._handlers.discard(task)

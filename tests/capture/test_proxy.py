@@ -951,7 +951,7 @@ def _listening(port: int | None) -> bool:
 
 def _settled(proxy: GuardedProxy) -> None:
     """Wait until whatever the proxy's loop has under way for `proxy` is done."""
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if asyncio.run_coroutine_threadsafe(_tasks_of_proxy(), proxy_loop()).result(5) == []:
             return
