@@ -99,8 +99,7 @@ async def fetch_article(http: Http, index: Index, config: Config, url: str,
         else:
             limit = config.capture.article_timeout + config.capture.article_settle
             try:
-                guard = BrowserGuard(http.resolver, proxied=bool(config.network.proxy),
-                                     connect_timeout=config.network.connect_timeout)
+                guard = BrowserGuard.for_network(http.resolver, config.network)
                 rendered = await asyncio.wait_for(render_article(
                     browser, exchange.final_url, config.capture.article_timeout,
                     config.capture.article_settle, guard), limit + 15)

@@ -95,9 +95,8 @@ def detect(target: str, config: Config, *, render: bool = False) -> Detection:
 
 
 async def _with_rendered(config: Config, url: str, embeds: list[EmbedRef]) -> list[EmbedRef]:
-    guard = BrowserGuard(Resolver(config.network.host_map, config.network.allow_networks),
-                         proxied=bool(config.network.proxy),
-                         connect_timeout=config.network.connect_timeout)
+    guard = BrowserGuard.for_network(
+        Resolver(config.network.host_map, config.network.allow_networks), config.network)
     async with BrowserSession(config.browser, config.network) as browser:
         page = await render_article(browser, url, config.capture.article_timeout,
                                     config.capture.article_settle, guard)

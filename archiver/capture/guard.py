@@ -55,6 +55,7 @@ from playwright.async_api import BrowserContext, Request
 
 from archiver.capture.browser import BrowserSession
 from archiver.capture.proxy import ANSWER_HEADER, GuardedProxy
+from archiver.config import NetworkConfig
 from archiver.errors import FetchError
 from archiver.net import Resolver
 
@@ -73,6 +74,12 @@ class BrowserGuard:
         #: refused addresses the browser reached anyway: "url: reason"
         self.breaches: list[str] = []
         self._failed: dict[str, list[str]] = {}  # host:port -> URLs whose request failed
+
+    @classmethod
+    def for_network(cls, resolver: Resolver, network: NetworkConfig) -> BrowserGuard:
+        """The guard the network settings call for: none with an upstream proxy."""
+        return cls(resolver, proxied=bool(network.proxy),
+                   connect_timeout=network.connect_timeout)
 
     # -- life cycle ------------------------------------------------------------------------------
     async def start(self) -> str | None:

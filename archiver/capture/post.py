@@ -113,8 +113,7 @@ async def _capture(env: CaptureEnv, platform: Platform, post: PostRef,
     specs = [s for s in platform.pages(post) if s.required or env.config.capture.post_page]
     with tempfile.TemporaryDirectory(prefix="archiver-har-") as tmp:
         har_path = Path(tmp) / "traffic.har"
-        guard = BrowserGuard(env.http.resolver, proxied=bool(env.config.network.proxy),
-                             connect_timeout=env.config.network.connect_timeout)
+        guard = BrowserGuard.for_network(env.http.resolver, env.config.network)
         try:
             context = await guard.new_context(env.browser, record_har=har_path)
             try:

@@ -566,28 +566,22 @@ def test_without_its_proxy_the_context_reaches_nothing(
 
 
 # -- what a real capture records ---------------------------------------------------------------
-class Relay:
+class Relay(Server):
     """The fake platform again, at 127.0.0.2: a TCP relay, so that the server's address
     differs from the proxy's (127.0.0.1) in the evidence."""
 
     def __init__(self, port: int) -> None:
         self.upstream = port
-        self.sock = socket.create_server(("127.0.0.2", 0))
-        self.sock.settimeout(0.1)
-        self.port = self.sock.getsockname()[1]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
+        super().__init__("127.0.0.2", lambda conn, head: None)
 
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            up = socket.create_connection(("127.0.0.1", self.upstream))
-            for a, b in ((conn, up), (up, conn)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+    def _one(self, conn: socket.socket) -> None:  # bytes both ways, TLS unread
+        up = socket.create_connection(("127.0.0.1", self.upstream))
+        back = threading.Thread(target=self._pump, args=(up, conn), daemon=True)
+        back.start()
+        self._pump(conn, up)
+        back.join(10)
+        conn.close()
+        up.close()
 
     @staticmethod
     def _pump(src: socket.socket, dst: socket.socket) -> None:
@@ -597,11 +591,6 @@ class Relay:
         for s in (src, dst):
             with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
 
 
 @pytest.fixture()

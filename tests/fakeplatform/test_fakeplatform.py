@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
+from archiver.capture.browser import NO_LOOKUP_RULES
 from archiver.platforms.twitter import syndication_token
 from tests.fakeplatform import FakePlatform
 
@@ -179,11 +180,13 @@ def test_chromium_renders_embeds(fake: FakePlatform) -> None:
     if not CHROMIUM.exists():
         pytest.skip("no Chromium at /usr/bin/chromium")
     with sync_api.sync_playwright() as p:
-        # Every platform host is mapped to this loopback server by --host-resolver-rules, and
-        # only the test CA's key is trusted: the goto calls below cannot leave 127.0.0.1.
+        # Every platform host is mapped to this loopback server by --host-resolver-rules, any
+        # other name fails inside Chromium (no DNS query leaves), and only the test CA's key
+        # is trusted: the goto calls below cannot leave 127.0.0.1.
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
             "--disable-background-networking", "--disable-component-update", "--no-first-run",
-            "--disable-sync", f"--host-resolver-rules={fake.host_resolver_rules()}",
+            "--disable-sync",
+            f"--host-resolver-rules={', '.join([fake.host_resolver_rules(), *NO_LOOKUP_RULES])}",
             f"--ignore-certificate-errors-spki-list={fake.pki.spki_sha256}"])
         try:
             page = browser.new_context(viewport={"width": 600, "height": 900}).new_page()

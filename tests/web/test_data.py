@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from archiver.config import Config, StorageConfig
 from archiver.store.schema import CaptureRow, PostRow
@@ -16,31 +17,29 @@ from archiver.web import data
 from archiver.web.data import Filters, WebData
 
 
+def _post(s: Session, post_id: str, author: str, day: str, capture_id: str) -> None:
+    """A post captured once (live) on `day`."""
+    post = PostRow(platform="twitter", post_id=post_id, author=author,
+                   url=f"https://x.com/{author}/status/{post_id}", first_seen=day,
+                   last_captured=day, last_status="live")
+    s.add(post)
+    s.flush()
+    s.add(CaptureRow(id=capture_id, post_row_id=post.id, status="live", started_at=day,
+                     finished_at=day))
+
+
 @pytest.fixture
 def web(tmp_path: Path) -> Iterator[WebData]:
     config = replace(Config(), storage=replace(StorageConfig(), data_dir=tmp_path))
     web = WebData(config)
     with web.index.session() as s:
-        # Heavy: 30 posts, each captured on 2026-03-0N; Light: 2 posts; other: 1
+        # Heavy: 30 posts, each captured on 2026-03-0N; light: 2 posts; other: 1
         for i in range(30):
-            day = f"2026-03-{1 + i % 9:02d}T12:00:00Z"
-            post = PostRow(platform="twitter", post_id=str(100 + i), author="Heavy",
-                           url=f"https://x.com/Heavy/status/{100 + i}", first_seen=day,
-                           last_captured=day, last_status="live")
-            s.add(post)
-            s.flush()
-            s.add(CaptureRow(id=f"c{i:03d}", post_row_id=post.id, status="live",
-                             started_at=day, finished_at=day))
+            _post(s, str(100 + i), "Heavy", f"2026-03-{1 + i % 9:02d}T12:00:00Z", f"c{i:03d}")
         for i, (author, day) in enumerate((("light", "2026-01-05T00:00:00Z"),
                                            ("light", "2026-06-05T00:00:00Z"),
                                            ("other", "2026-03-02T00:00:00Z"))):
-            post = PostRow(platform="twitter", post_id=str(900 + i), author=author,
-                           url=f"https://x.com/{author}/status/{900 + i}", first_seen=day,
-                           last_captured=day, last_status="live")
-            s.add(post)
-            s.flush()
-            s.add(CaptureRow(id=f"d{i:03d}", post_row_id=post.id, status="live",
-                             started_at=day, finished_at=day))
+            _post(s, str(900 + i), author, day, f"d{i:03d}")
     yield web
     web.close()
 
