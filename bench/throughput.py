@@ -140,15 +140,18 @@ def _seconds(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
-async def main(embeds: int, levels: list[int], latency_ms: float) -> int:
+async def main(embeds: int, levels: list[int], latency_ms: float, rps: float) -> int:
     rows = []
     batches = [tweet_records(0, 2)]  # the warm-up, then one per (level, round, kind)
     batches += [tweet_records(10 + i * embeds, embeds) for i in range(len(levels) * 2 * 3)]
     with tempfile.TemporaryDirectory() as tmp, fake_server(
             Path(tmp), [r for b in batches for r in b], latency_ms) as (host_map, ca):
         base = make_config(host_map, ca, Path(tmp) / "data")
+        base = replace(base, network=replace(base.network, requests_per_second=rps))
         pending = iter([[r["id"] for r in b] for b in batches])
         async with BrowserSession(base.browser, base.network) as browser:
+            assert browser.info is not None
+            executable = browser.info.executable
             warm = next(pending)
             await floor_batch(browser, warm, 1)
             await archiver_batch(browser, base, warm)
@@ -175,9 +178,11 @@ async def main(embeds: int, levels: list[int], latency_ms: float) -> int:
                 rows.append((n, best))
     where = (f"fake platform answering after {latency_ms:g} ms" if latency_ms
              else "loopback fake platform (no added latency)")
-    print(f"embeds per batch: {embeds}; cores: {os.cpu_count()}; one Chromium; {where}; "
-          "best of 2 batches per cell; load average at the end "
-          f"{os.getloadavg()[0]:.1f}")
+    polite = (f"at most {rps:g} requests/s to one host" if rps
+              else "off (the floor has none)")
+    print(f"embeds per batch: {embeds}; cores: {os.cpu_count()}; one Chromium ({executable}); "
+          f"{where}; politeness: {polite}; best of 2 batches per cell; load average at the "
+          f"end {os.getloadavg()[0]:.1f}")
     cores = os.cpu_count() or 1
     print(f"{'N':>3} {'floor emb/s':>12} {'arch emb/s':>11} {'ratio':>6} "
           f"{'floor p50 s':>12} {'arch p50 s':>11} {'ratio':>6} {'default emb/s':>14} "
@@ -215,7 +220,8 @@ async def main(embeds: int, levels: list[int], latency_ms: float) -> int:
     for line in verdicts:
         print(line)
     print(f"reproduce: .venv/bin/python bench/throughput.py --embeds {embeds} "
-          f"--levels {','.join(map(str, levels))} --latency-ms {latency_ms:g}")
+          f"--levels {','.join(map(str, levels))} --latency-ms {latency_ms:g}"
+          + (f" --rps {rps:g}" if rps else ""))
     return 0
 
 
@@ -226,6 +232,10 @@ if __name__ == "__main__":
     parser.add_argument("--latency-ms", type=float, default=0.0,
                         help="the fake platform waits this long before each answer "
                              "(a network round trip plus server time); default 0")
+    parser.add_argument("--rps", type=float, default=0.0,
+                        help="politeness: at most this many requests per second to one host "
+                             "([network] requests_per_second, 5 by default in the archiver); "
+                             "default 0 = off, as the floor, which fetches no data endpoint")
     args = parser.parse_args()
     raise SystemExit(asyncio.run(main(args.embeds, [int(x) for x in args.levels.split(",")],
-                                      args.latency_ms)))
+                                      args.latency_ms, args.rps)))
