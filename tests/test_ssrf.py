@@ -22,6 +22,7 @@ import contextlib
 import errno
 import ipaddress
 import json
+import shutil
 import socket
 import ssl
 import threading
@@ -39,7 +40,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
-from archiver.capture.browser import BrowserSession
+from archiver.capture.browser import SHELL_CANDIDATES, SYSTEM_CANDIDATES, BrowserSession
 from archiver.capture.guard import BrowserGuard
 from archiver.capture.post import check_navigation
 from archiver.config import Config, NetworkConfig
@@ -47,7 +48,7 @@ from archiver.errors import BlockedAddressError, FetchError
 from archiver.net import Http, Resolver
 from tests.fakeplatform import FakePlatform
 from tests.fakeplatform.server import Response
-from tests.harness import LoopThread
+from tests.harness import LoopThread, make_config
 
 PAGE_HOST = "news.example.org"
 REFUSED_V4 = "127.0.0.3"  # a loopback address outside the one allowed (127.0.0.1/32)
@@ -718,6 +719,40 @@ def test_known_browser_gaps(gap: str, browser_loop: LoopThread, fake_platform: F
                                            f"http://{refused_v4.netloc()}/gap",
                                            f"https://{refused_v4.netloc()}/gap")
                    for e in seen.guard.refused), seen.guard.refused
+
+
+@pytest.fixture(scope="module")
+def other_browser_loop(browser_loop: LoopThread, fake_platform: FakePlatform,
+                       tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopThread]:
+    """The other kind of Chromium than the session's: the full browser if the session runs
+    a headless shell (the default), else a headless shell. Each knows only one of the
+    switches that keep WebRTC off UDP, and users may run either."""
+    assert browser_loop.browser.info is not None
+    session = Path(browser_loop.browser.info.executable).name
+    shell = any(name in session for name in ("headless-shell", "headless_shell"))
+    found = [p for n in (SYSTEM_CANDIDATES if shell else SHELL_CANDIDATES)
+             if (p := shutil.which(n))]
+    if not found:
+        pytest.skip(f"only one kind of Chromium here ({session})")
+    cfg = make_config(fake_platform.host_map(), fake_platform.ca_pem,
+                      tmp_path_factory.mktemp("other-browser"))
+    loop = LoopThread(replace(cfg, browser=replace(cfg.browser, executable=found[0])))
+    yield loop
+    loop.close()
+
+
+@pytest.mark.parametrize("gap", ["webrtc", "webrtc-remote-candidates", "webtransport"])
+def test_udp_gaps_stay_closed_in_the_other_chromium(
+        gap: str, other_browser_loop: LoopThread, fake_platform: FakePlatform,
+        refused_v4: Listener, net: Net) -> None:
+    """WebRTC and WebTransport send UDP of their own, past any proxy: no datagram, in the
+    full browser and in the headless shell alike."""
+    fake_platform.serve(f"https://{PAGE_HOST}/ssrf-other-{gap}", KNOWN_GAPS[gap](
+        refused_v4.port))
+    seen = visit(other_browser_loop, fake_platform, _guard_resolver(fake_platform),
+                 f"https://{PAGE_HOST}/ssrf-other-{gap}", net, refusals=0, settle=1.0)
+    assert seen.leaks == [] and seen.guard.breaches == []
+    assert refused_v4.seen == [] and refused_v4.datagrams == []
 
 
 def test_an_alt_svc_for_http3_sends_no_datagram(

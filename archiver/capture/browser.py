@@ -48,10 +48,11 @@ QUIET_FLAGS = (
     "--disable-domain-reliability",
 )
 #: WebRTC may use the proxy (TCP) only, never UDP of its own: STUN to any address, local
-#: candidates and media would bypass the guarded proxy. Chromium 156 knows this switch
-#: only (there is no `--force-webrtc-ip-handling-policy` in it; tests/test_ssrf.py's
-#: `webrtc` case fails without the switch).
-WEBRTC_FLAGS = ("--webrtc-ip-handling-policy=disable_non_proxied_udp",)
+#: candidates and media would bypass the guarded proxy. The full Chromium 156 knows the
+#: first switch only, its headless shell the second only (each ignores the other);
+#: tests/test_ssrf.py's `webrtc` cases fail on either browser without its switch.
+WEBRTC_FLAGS = ("--webrtc-ip-handling-policy=disable_non_proxied_udp",
+                "--force-webrtc-ip-handling-policy=disable_non_proxied_udp")
 #: HTTP/3 (and WebTransport over it) is UDP; a proxied context must not use it. Chromium
 #: does not use QUIC through an HTTP proxy anyway: this makes sure of it.
 PROXY_ONLY_FLAGS = ("--disable-quic",)
@@ -67,25 +68,54 @@ NO_LOOKUP_RULES = ("MAP * ~NOTFOUND", "EXCLUDE 127.0.0.1")
 #: Set, this makes Playwright let loopback bypass a context's proxy, and so the guard.
 _LOOPBACK_BYPASS_ENV = "PLAYWRIGHT_DISABLE_FORCED_CHROMIUM_PROXIED_LOOPBACK"
 SYSTEM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome-stable", "google-chrome")
+#: Chromium's old headless mode as a binary of its own (Debian's chromium-headless-shell,
+#: Playwright's chromium_headless_shell download). Playwright itself launches it for
+#: headless Chromium; the full browser's new headless mode costs about three times the CPU
+#: per fresh context, page and screenshot (bench/README.md).
+SHELL_CANDIDATES = ("chromium-headless-shell", "chrome-headless-shell", "headless_shell")
+
+
+def playwright_shell(playwright_path: str) -> str | None:
+    """Playwright's own headless shell of the same revision as its Chromium, if downloaded.
+
+    Its Chromium lives at <registry>/chromium-<rev>/<dir>/chrome, the shell at
+    <registry>/chromium_headless_shell-<rev>/<dir>/chrome-headless-shell (headless_shell in
+    older Playwrights)."""
+    path = Path(playwright_path)
+    if len(path.parents) < 3 or not path.parents[1].name.startswith("chromium-"):
+        return None
+    revision = path.parents[1].name.removeprefix("chromium-")
+    shell_dir = path.parents[2] / f"chromium_headless_shell-{revision}"
+    for name in ("chrome-headless-shell", "headless_shell"):
+        for found in sorted(shell_dir.glob(f"*/{name}")):
+            if found.is_file():
+                return str(found)
+    return None
 
 
 def find_browser(config: BrowserConfig, playwright_path: str | None = None) -> tuple[str, str]:
-    """(executable path, where it came from): config/env, Playwright's own, system."""
+    """(executable path, where it came from): config/env, Playwright's own, system.
+
+    Headless (the default), a headless shell comes before the full browser of the same
+    source: Playwright's own shell, then its Chromium; the system's shell, then its browser.
+    """
     if config.executable:
         path = Path(config.executable)
         if not path.is_file():
             raise BrowserError(f"the configured browser {config.executable} does not exist")
         return str(path), "config"
     if playwright_path and Path(playwright_path).is_file():
-        return playwright_path, "playwright"
-    for name in SYSTEM_CANDIDATES:
+        shell = playwright_shell(playwright_path) if config.headless else None
+        return shell or playwright_path, "playwright"
+    names = (*SHELL_CANDIDATES, *SYSTEM_CANDIDATES) if config.headless else SYSTEM_CANDIDATES
+    for name in names:
         found = shutil.which(name)
         if found:
             return found, "system"
     raise BrowserError(
         "no Chromium found. Run 'make install' (it tries 'playwright install chromium', then "
-        "'apt-get install chromium'), or set [browser] executable / $ARCHIVER_BROWSER to a "
-        "Chromium or Chrome binary.")
+        "'apt-get install chromium chromium-headless-shell'), or set [browser] executable / "
+        "$ARCHIVER_BROWSER to a Chromium or Chrome binary.")
 
 
 def resolver_rules(host_map: dict[str, str]) -> str:

@@ -16,6 +16,40 @@ def test_configured_browser_comes_first(tmp_path: Path) -> None:
     assert find_browser(BrowserConfig(), str(own)) == (str(own), "playwright")
 
 
+def _executable(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_headless_prefers_playwrights_own_headless_shell_of_the_same_revision(
+        tmp_path: Path) -> None:
+    own = _executable(tmp_path / "chromium-1255" / "chrome-linux64" / "chrome")
+    headed = BrowserConfig(headless=False)
+    # no shell downloaded, or one of another revision: Playwright's Chromium
+    _executable(tmp_path / "chromium_headless_shell-1254" / "chrome-headless-shell-linux64"
+                / "chrome-headless-shell")
+    assert find_browser(BrowserConfig(), str(own)) == (str(own), "playwright")
+    shell = _executable(tmp_path / "chromium_headless_shell-1255"
+                        / "chrome-headless-shell-linux64" / "chrome-headless-shell")
+    assert find_browser(BrowserConfig(), str(own)) == (str(shell), "playwright")
+    assert find_browser(headed, str(own)) == (str(own), "playwright")
+
+
+def test_headless_prefers_the_systems_headless_shell(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    full = _executable(tmp_path / "chromium")
+    assert find_browser(BrowserConfig(), None) == (str(full), "system")
+    shell = _executable(tmp_path / "chromium-headless-shell")
+    assert find_browser(BrowserConfig(), None) == (str(shell), "system")
+    # a headed browser needs the full one
+    assert find_browser(BrowserConfig(headless=False), None) == (str(full), "system")
+    # and the configured one is used as it is
+    assert find_browser(BrowserConfig(executable=str(full)), None) == (str(full), "config")
+
+
 def test_missing_configured_browser_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(BrowserError, match="does not exist"):
         find_browser(BrowserConfig(executable=str(tmp_path / "nope")))
