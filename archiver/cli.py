@@ -61,8 +61,19 @@ def build_parser() -> argparse.ArgumentParser:
                          "capture completed (live, deleted or unavailable established).")
     p.add_argument("urls", nargs="+", metavar="URL")
 
-    p = verbs.add_parser("list", parents=[common], help="list captures, newest first")
+    p = verbs.add_parser("list", parents=[common], help="list captures, newest first",
+                         description="List captures, newest first: all, or one author's "
+                         "in a time range.")
     p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--author", metavar="HANDLE",
+                   help="only the captures of this author's posts (any letter case, '@' "
+                        "optional)")
+    p.add_argument("--since", metavar="WHEN", type=_when,
+                   help="only captures started at or after WHEN: YYYY-MM-DD or an ISO 8601 "
+                        "date-time (UTC unless it says)")
+    p.add_argument("--until", metavar="WHEN", type=_when,
+                   help="only captures started at or before WHEN (a date takes in its "
+                        "whole day)")
 
     p = verbs.add_parser("show", parents=[common], help="show a capture or a post's history",
                          description="Show one capture (by id or unique id prefix) or a post "
@@ -136,6 +147,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _when(text: str) -> str:
+    from archiver.store.index import time_bound
+
+    try:
+        time_bound(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def _config(args: argparse.Namespace) -> Config:
     overrides = {"storage": {"data_dir": getattr(args, "data_dir", None),
                              "database_url": getattr(args, "database_url", None)}}
@@ -201,7 +222,8 @@ def cmd_list(args: argparse.Namespace, config: Config) -> int:
 
     index = Index(config.storage.effective_database_url)
     try:
-        rows = index.captures(limit=args.limit)
+        rows = index.captures(limit=args.limit, author=args.author, since=args.since,
+                              until=args.until)
     finally:
         index.close()
     items = [{"capture_id": r.id, "started_at": r.started_at, "status": r.status,
@@ -212,7 +234,8 @@ def cmd_list(args: argparse.Namespace, config: Config) -> int:
         _print_json(items)
         return EXIT_OK
     if not items:
-        print("no captures yet")
+        print("no captures match" if args.author or args.since or args.until
+              else "no captures yet")
     for i in items:
         print(f"{i['capture_id']}  {i['started_at']}  {i['status']:<11} "
               f"{i['platform']}/{i['post_id']}  @{i['author'] or '?'}")

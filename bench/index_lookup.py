@@ -56,7 +56,6 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import selectinload
 
 from archiver.config import StorageConfig, load_config
 from archiver.platforms import match_url
@@ -304,7 +303,8 @@ def build(engine: Engine, shape: Shape, rng: random.Random, timings: dict[str, f
                    "manifest_sha256": f"{rng.getrandbits(256):064x}" if completed else None,
                    "text": texts[i % len(texts)] if completed else None,
                    "timestamp": "stamped" if completed else None, "change": change,
-                   "notified_at": ts(when + 30) if change == "edited" else None}
+                   "notified_at": ts(when + 30) if change == "edited" else None,
+                   "author": post_rows[i]["author"]}
 
 
     def run_rows() -> Iterator[dict[str, Any]]:
@@ -476,18 +476,6 @@ def pasted_url(ds: Dataset, rng: random.Random) -> str:
     return key  # --reuse: the stored URL
 
 
-def captures_by_author(index: Index, handle: str, since: str, until: str,
-                       limit: int = 50) -> list[CaptureRow]:
-    """A page of an author's captures in a date range, newest first (any case)."""
-    with index.session() as s:
-        q = (select(CaptureRow).join(PostRow, CaptureRow.post_row_id == PostRow.id)
-             .where(func.lower(PostRow.author) == handle.strip().lstrip("@").lower(),
-                    CaptureRow.started_at >= since, CaptureRow.started_at <= until)
-             .options(selectinload(CaptureRow.post))
-             .order_by(CaptureRow.started_at.desc(), CaptureRow.id).limit(limit))
-        return list(s.scalars(q))
-
-
 def post_by_url(index: Index, url: str) -> PostRow | None:
     ref = match_url(url)
     if ref is None:
@@ -532,7 +520,7 @@ def queries(index: Index, web: WebData, ds: Dataset, rng: random.Random
             handle = (rng.choices(ds.authors, cum_weights=cum)[0] if weighted
                       else rng.choice(ds.authors))
             handle, (since, until) = random_case(handle), date_range()
-            return lambda: len(captures_by_author(index, handle, since, until))
+            return lambda: len(index.captures(50, author=handle, since=since, until=until))
         return make
 
     def web_author() -> Callable[[], int]:
@@ -541,11 +529,17 @@ def queries(index: Index, web: WebData, ds: Dataset, rng: random.Random
         f = Filters(author=random_case(handle), date_from=since[:10], date_to=until[:10])
         return lambda: len(web.posts(f, 1, 50).items)
 
+    def web_author_captures() -> Callable[[], int]:
+        handle = rng.choices(ds.authors, cum_weights=cum)[0]
+        since, until = date_range()
+        f = Filters(author=random_case(handle), date_from=since[:10], date_to=until[:10])
+        return lambda: len(web.captures(1, 50, filters=f).items)
+
     return [
         ("post by URL (match_url + platform/post_id)", by_url),
         ("Index.post() (URL, eager captures+artifacts)", index_post),
-        ("captures by author+dates (any author)", author(False)),
-        ("captures by author+dates (by post count)", author(True)),
+        ("captures by author+dates Index.captures (any author)", author(False)),
+        ("captures by author+dates Index.captures (by post count)", author(True)),
         ("latest captures Index.captures(limit=50)",
          lambda: lambda: len(index.captures(limit=50))),
         ("re-capture queue Index.due_posts(now, 100)",
@@ -557,6 +551,7 @@ def queries(index: Index, web: WebData, ds: Dataset, rng: random.Random
         ("web: posts by author+dates WebData.posts", web_author),
         ("web: captures page 1 WebData.captures",
          lambda: lambda: len(web.captures(1, 50).items)),
+        ("web: captures by author+dates WebData.captures", web_author_captures),
     ]
 
 

@@ -76,6 +76,12 @@ def test_usage_errors_exit_2_with_one_line(config_file: Path, args: list[str], s
     assert message in one_clear_line(out.stderr)
 
 
+def test_a_bad_time_in_list_is_a_usage_error(config_file: Path) -> None:
+    out = cli(config_file, "list", "--until", "last tuesday")
+    assert out.returncode == 2 and "not a date (YYYY-MM-DD)" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_bad_config_exits_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[storage]\nnope = 1\n")
@@ -116,6 +122,13 @@ def test_archive_list_show_verify_tamper(config_file: Path) -> None:
 
     listed = json.loads(cli(config_file, "list", "--json").stdout)
     assert {c["capture_id"] for c in listed} == {c["capture_id"] for c in report["captures"]}
+    # one author's captures in a time range: any case, with "@", the day of the capture
+    day = next(c["started_at"] for c in listed if c["capture_id"] == capture["capture_id"])
+    mine = json.loads(cli(config_file, "list", "--json", "--author", "@" + capture[
+        "author"].upper(), "--since", day[:10], "--until", day[:10]).stdout)
+    assert [c["capture_id"] for c in mine] == [capture["capture_id"]]
+    assert json.loads(cli(config_file, "list", "--json", "--since", "2999-01-01").stdout) == []
+    assert "no captures match" in cli(config_file, "list", "--author", "nobody").stdout
 
     shown = json.loads(cli(config_file, "show", capture["capture_id"][:8], "--json").stdout)
     assert shown["status"] == "live" and shown["post_id"] == capture["post_id"]

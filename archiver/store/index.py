@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, func, inspect, or_, select
+from sqlalchemy import Select, create_engine, event, func, inspect, or_, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SAWarning, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -44,13 +44,16 @@ from archiver.store.schema import (
 )
 
 COMPLETED = ("live", "deleted", "unavailable")
-#: (table, column) -> SQL run once when a migration adds the column (one parameter: now)
+#: (table, column) -> SQL run once when a migration adds the column (parameter :now)
 BACKFILL = {
     # posts indexed before re-captures existed are due for one at the next run
-    ("posts", "next_check"): "UPDATE posts SET next_check = ? WHERE next_check IS NULL",
+    ("posts", "next_check"): "UPDATE posts SET next_check = :now WHERE next_check IS NULL",
     # articles fetched before "seen" existed are seen
-    ("articles", "archived_at"): "UPDATE articles SET archived_at = COALESCE(last_fetched, ?) "
-                                 "WHERE last_status != 'failed'",
+    ("articles", "archived_at"): "UPDATE articles SET archived_at = COALESCE(last_fetched, "
+                                 ":now) WHERE last_status != 'failed'",
+    # captures made before they carried their post's author
+    ("captures", "author"): "UPDATE captures SET author = (SELECT posts.author FROM posts "
+                            "WHERE posts.id = captures.post_row_id) WHERE author IS NULL",
 }
 
 
@@ -150,8 +153,9 @@ class Index:
                         conn.exec_driver_sql(
                             f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
                         fill = BACKFILL.get((table.name, column.name))
-                        if fill:
-                            conn.exec_driver_sql(fill, (utc_now(),))
+                        if fill:  # text(): the driver's own parameter style (? or %s)
+                            conn.execute(text(fill), {"now": utc_now()} if ":now" in fill
+                                         else {})
                 # IF NOT EXISTS only for what reflection does not list: on PostgreSQL it
                 # would lock the table even for an index that exists; SQLite does not
                 # reflect expression indexes, so those are always asked (a no-op there)
@@ -267,8 +271,16 @@ class Index:
             s.add(row)
             s.flush()
         elif ref.author and not row.author:
-            row.author, row.url = ref.author, ref.url
+            self._learn_author(s, row, ref.author, ref.url)
         return row
+
+    @staticmethod
+    def _learn_author(s: Session, post: PostRow, author: str, url: str) -> None:
+        """The post's author, first known now: on the post and on its captures so far."""
+        post.author, post.url = author, url
+        s.execute(update(CaptureRow).where(CaptureRow.post_row_id == post.id,
+                                           CaptureRow.author.is_(None))
+                  .values(author=author).execution_options(synchronize_session=False))
 
     def upsert_post(self, ref: PostRef) -> int:
         with self.session() as s:
@@ -283,7 +295,7 @@ class Index:
             post = self._upsert_post(s, ref, started_at)
             s.add(CaptureRow(id=capture_id, post_row_id=post.id, run_id=run_id,
                              status="in_progress", started_at=started_at, directory=directory,
-                             owner=run_owner()))
+                             owner=run_owner(), author=post.author))
 
     def finish_capture(self, result: CaptureResult, run_id: str | None = None,
                        interrupted: bool = False) -> Change | None:
@@ -294,7 +306,8 @@ class Index:
             if row is None:
                 post = self._upsert_post(s, result.post, result.started_at)
                 row = CaptureRow(id=result.capture_id, post_row_id=post.id, run_id=run_id,
-                                 started_at=result.started_at, status="in_progress")
+                                 started_at=result.started_at, status="in_progress",
+                                 author=post.author)
                 s.add(row)
             row.status = str(result.status)
             row.owner = None
@@ -314,8 +327,9 @@ class Index:
                 post.last_status = str(result.status)
             post.last_captured = result.finished_at
             if result.data and result.data.author and not post.author:
-                post.author = result.data.author
-                post.url = result.post.url
+                s.flush()  # this capture's row too
+                self._learn_author(s, post, result.data.author, result.post.url)
+            row.author = post.author
             if interrupted:  # not the site's fault: due again at once
                 post.next_check = utc_now()
                 return None
@@ -447,10 +461,16 @@ class Index:
         return False
 
     # -- queries -------------------------------------------------------------------------
-    def captures(self, limit: int = 50, offset: int = 0) -> list[CaptureRow]:
+    def captures(self, limit: int = 50, offset: int = 0, *, author: str | None = None,
+                 since: str | None = None, until: str | None = None) -> list[CaptureRow]:
+        """Captures, newest first: all, or those of one author (any letter case, with or
+        without "@") started between `since` and `until` (`time_bound`: a date, or an
+        ISO 8601 date-time; an `until` date takes in its whole day)."""
         with self.session() as s:
-            q = (select(CaptureRow).options(selectinload(CaptureRow.post))
-                 .order_by(CaptureRow.started_at.desc(), CaptureRow.id).limit(limit).offset(offset))
+            q = captures_where(select(CaptureRow), author=author, since=since, until=until)
+            q = (q.options(selectinload(CaptureRow.post))
+                 .order_by(CaptureRow.started_at.desc(), CaptureRow.id.desc())
+                 .limit(limit).offset(offset))
             return list(s.scalars(q))
 
     def count_captures(self) -> int:
@@ -655,6 +675,39 @@ class Index:
             like = f"%{text}%"
             q = select(PostRow).where(or_(PostRow.url.like(like), PostRow.author.like(like)))
             return list(s.scalars(q.limit(100)))
+
+
+def captures_where(q: Select[Any], *, author: str | None = None, since: str | None = None,
+                   until: str | None = None) -> Select[Any]:
+    """`q` (over captures) narrowed to an author's captures in a time range, in the form
+    ix_captures_author_started serves (bounds: `time_bound`)."""
+    if author is not None:
+        q = q.where(func.lower(CaptureRow.author) == handle_key(author))
+    if since:
+        q = q.where(CaptureRow.started_at >= time_bound(since))
+    if until:
+        q = q.where(CaptureRow.started_at <= time_bound(until, end=True))
+    return q
+
+
+def time_bound(text: str, end: bool = False) -> str:
+    """A date or date-time (ISO 8601; without a zone, UTC) as the index stores times. A
+    date alone is the start of its day, or with `end` its last millisecond. ValueError
+    for anything else."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+            return iso(day + timedelta(days=1, milliseconds=-1) if end else day)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"not a date (YYYY-MM-DD) or ISO 8601 date-time: {text!r}") from None
+    return iso(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
+def handle_key(author: str) -> str:
+    """How authors are matched: any letter case, with or without a leading "@"."""
+    return author.strip().lstrip("@").lower()
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

@@ -189,8 +189,10 @@ def create_app(config: Config) -> FastAPI:
         return data.post(platform, post_id, verify, page)
 
     @app.get("/api/v1/captures", dependencies=[Reader], tags=["api"])
-    def api_captures(page: PageNo = 1, status: str = "") -> CaptureList:
-        return data.captures(page, size, status)
+    def api_captures(f: SearchFilters, page: PageNo = 1) -> CaptureList:
+        """Captures, newest first: of a status, of one author's posts (author), started
+        in a date range (from, to: YYYY-MM-DD, UTC)."""
+        return data.captures(page, size, f.status, f)
 
     @app.get("/api/v1/captures/{capture_id}", dependencies=[Reader], tags=["api"])
     def api_capture(capture_id: str, verify: bool = True) -> CaptureDetail:
@@ -299,9 +301,9 @@ def create_app(config: Config) -> FastAPI:
         return page(request, "post.html", d=data.post(platform, post_id, page=page_no))
 
     @app.get("/captures", dependencies=[Reader], include_in_schema=False)
-    def captures(request: Request, status: str = "", page_no: HtmlPageNo = 1) -> Response:
-        return page(request, "captures.html", found=data.captures(page_no, size, status),
-                    wanted=status)
+    def captures(request: Request, f: SearchFilters, page_no: HtmlPageNo = 1) -> Response:
+        return page(request, "captures.html", found=data.captures(page_no, size, f.status, f),
+                    f=f)
 
     @app.get("/captures/{capture_id}", dependencies=[Reader], include_in_schema=False)
     def capture(request: Request, capture_id: str) -> Response:

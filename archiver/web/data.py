@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -20,7 +20,7 @@ from archiver.net import utc_now
 from archiver.platforms import match_url
 from archiver.retrieval import verify_selection
 from archiver.store.files import inside, read_manifest
-from archiver.store.index import Index
+from archiver.store.index import Index, captures_where, handle_key
 from archiver.store.schema import ArticleFetchRow, ArticleRow, CaptureRow, EmbedRow, PostRow
 from archiver.web.models import (
     ArticleDetail,
@@ -55,6 +55,8 @@ CAPTURES_PER_PAGE = 10
 #: filtered lists count their matches up to this many (Paging.total_is_lower_bound)
 COUNT_CAP = 1000
 STATUSES = ("live", "edited", "deleted", "unavailable", "restored", "failed")
+#: a capture's own statuses (a post's state adds edited and restored)
+CAPTURE_STATUSES = ("live", "deleted", "unavailable", "failed", "abandoned", "in_progress")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 VERIFY_CHECKS = ["every file's SHA-256 against SHA256SUMS and the manifest",
                  "the manifest's SHA-256 against the index",
@@ -143,18 +145,20 @@ class WebData:
         self.index.close()
 
     # -- lists ---------------------------------------------------------------------------
-    def _page(self, s: Session, q: Select[Any], page: int, size: int, *, capped: bool = False
-              ) -> tuple[list[Any], Paging]:
-        """One page of `q`, and how many rows match. With `capped` (filtered lists), the
-        count stops at COUNT_CAP rows, or just past this page: counting every match of a
-        broad filter (a prolific author: thousands of posts, each checked against the
-        dates) would cost more than the page itself."""
-        # the first column (the row's id) is enough to count: no per-row subqueries
-        counted = q.with_only_columns(q.selected_columns[0]).order_by(None)
+    def _page(self, s: Session, q: Select[Any], page: int, size: int, *, capped: bool = False,
+              total: int | None = None) -> tuple[list[Any], Paging]:
+        """One page of `q`, and how many rows match (`total`, when the caller knows it
+        more cheaply). With `capped` (filtered lists), the count stops at COUNT_CAP rows,
+        or just past this page: counting every match of a broad filter (a prolific author:
+        thousands of posts, each checked against the dates) would cost more than the page
+        itself."""
         cap = max(COUNT_CAP, page * size + 1) if capped else None
-        if cap is not None:
-            counted = counted.limit(cap + 1)
-        total = int(s.scalar(select(func.count()).select_from(counted.subquery())) or 0)
+        if total is None:
+            # the first column (the row's id) is enough to count: no per-row subqueries
+            counted = q.with_only_columns(q.selected_columns[0]).order_by(None)
+            if cap is not None:
+                counted = counted.limit(cap + 1)
+            total = int(s.scalar(select(func.count()).select_from(counted.subquery())) or 0)
         rows = list(s.execute(q.limit(size).offset((page - 1) * size)))
         if cap is not None and total > cap:
             return rows, _paging(page, size, cap, lower_bound=True)
@@ -169,7 +173,7 @@ class WebData:
             if f.status:
                 q = q.where(or_(PostRow.state == f.status, PostRow.last_status == f.status))
             if f.author:
-                q = q.where(func.lower(PostRow.author) == f.author.strip().lstrip("@").lower())
+                q = q.where(func.lower(PostRow.author) == handle_key(f.author))
             if f.q:
                 like = f"%{_escape_like(f.q.strip().lstrip('@'))}%"
                 texts = select(CaptureRow.post_row_id).where(
@@ -191,13 +195,25 @@ class WebData:
             rows, paging = self._page(s, q, page, size, capped=filtered)
             return PostList(items=[_post_summary(p, n) for p, n in rows], paging=paging)
 
-    def captures(self, page: int, size: int, status: str = "") -> CaptureList:
+    def captures(self, page: int, size: int, status: str = "",
+                 filters: Filters | None = None) -> CaptureList:
+        """A page of captures, newest first; of one status, and (`filters`: author, from,
+        to) of one author's posts in a date range."""
+        f = replace(filters or Filters(), status="").checked()
+        if status and status not in CAPTURE_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(CAPTURE_STATUSES)}")
         with self.index.session() as s:
-            q = select(CaptureRow).options(selectinload(CaptureRow.post))
+            q = captures_where(select(CaptureRow).options(selectinload(CaptureRow.post)),
+                               author=f.author or None, since=f.date_from or None,
+                               until=f.date_to or None)
             if status:
                 q = q.where(CaptureRow.status == status)
-            q = q.order_by(CaptureRow.started_at.desc(), CaptureRow.id)
-            rows, paging = self._page(s, q, page, size)
+            q = q.order_by(CaptureRow.started_at.desc(), CaptureRow.id.desc())
+            filtered = bool(status or f.author or f.date_from or f.date_to)
+            # all of them: count(*) of the table, not of a subquery (a third faster)
+            total = None if filtered else int(
+                s.scalar(select(func.count()).select_from(CaptureRow)) or 0)
+            rows, paging = self._page(s, q, page, size, capped=filtered, total=total)
             return CaptureList(items=[capture_summary(r) for (r,) in rows], paging=paging)
 
     def exportable(self, capture_id: str) -> None:

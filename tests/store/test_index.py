@@ -159,3 +159,86 @@ def test_an_older_index_gets_the_new_indexes_on_open(tmp_path: Path) -> None:
         names = {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
         assert {"ix_posts_author_lower_captured", "ix_captures_post_started"} <= names
     db.close()
+
+
+def _finish(index: Index, capture_id: str, post: PostRef, started: str,
+            author: str | None = None) -> None:
+    from archiver.models import PostData
+
+    data = PostData(CaptureStatus.LIVE, text="t", author=author) if author else None
+    index.finish_capture(CaptureResult(capture_id, post, CaptureStatus.LIVE, None, started,
+                                       started, f"captures/{capture_id}", "0" * 64,
+                                       data=data))
+
+
+def test_captures_are_found_by_author_and_time_in_any_case(tmp_path: Path) -> None:
+    index = make_index(tmp_path)
+    other = PostRef("twitter", "99", "https://x.com/i/status/99", None)  # author unknown
+    for n, (post, day) in enumerate([(POST, "2026-01-01"), (POST, "2026-01-02"),
+                                     (other, "2026-01-02"), (POST, "2026-01-03")]):
+        started = f"{day}T12:00:0{n}.000Z"
+        index.begin_capture(f"c{n}", post, "run", started, f"captures/c{n}")
+        _finish(index, f"c{n}", post, started)
+
+    def ids(**kw: str) -> list[str]:
+        return [r.id for r in index.captures(author=kw.pop("author", "@JACK"), **kw)]
+
+    assert ids() == ["c3", "c1", "c0"]  # newest first, "@JACK" is jack
+    assert ids(since="2026-01-02", until="2026-01-02") == ["c1"]  # a date is its whole day
+    assert ids(since="2026-01-02T12:00:02+00:00") == ["c3"]
+    assert ids(until="2026-01-02T13:00:01+01:00") == ["c1", "c0"]  # 12:00:01 UTC
+    assert ids(author="nobody") == []
+    assert [r.id for r in index.captures()] == ["c3", "c2", "c1", "c0"]
+    # the author of post 99 is learned at its next capture: its earlier capture has it too
+    index.begin_capture("c4", other, "run", "2026-01-04T00:00:00.000Z", "captures/c4")
+    _finish(index, "c4", other, "2026-01-04T00:00:00.000Z", author="Dorsey")
+    assert ids(author="dorsey") == ["c4", "c2"]
+    # ... and as a post reference that names it (an article's embed)
+    third = PostRef("twitter", "7", "https://x.com/i/status/7", None)
+    index.begin_capture("c5", third, "run", "2026-01-05T00:00:00.000Z", "captures/c5")
+    assert ids(author="ev") == []
+    index.upsert_post(PostRef("twitter", "7", "https://x.com/ev/status/7", "ev"))
+    assert ids(author="ev") == ["c5"]
+    index.close()
+
+
+def test_the_author_query_reads_the_author_index(tmp_path: Path) -> None:
+    index = make_index(tmp_path)
+    seen: list[tuple[str, object]] = []
+    from sqlalchemy import event
+
+    def grab(conn: object, cursor: object, statement: str, params: object, *_: object) -> None:
+        if "FROM captures" in statement and "lower(captures.author)" in statement:
+            seen.append((statement, params))
+
+    event.listen(index.engine, "before_cursor_execute", grab)
+    index.captures(author="jack", since="2026-01-01", until="2026-02-01")
+    event.remove(index.engine, "before_cursor_execute", grab)
+    (statement, params), = seen
+    with index.engine.connect() as conn:
+        plan = " ".join(str(r[3]) for r in conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + statement, params))  # type: ignore[arg-type]
+    assert "ix_captures_author_started" in plan
+    assert "TEMP B-TREE" not in plan  # read in index order, no sort
+    index.close()
+
+
+def test_an_older_index_gets_the_captures_author_column_filled(tmp_path: Path) -> None:
+    index = make_index(tmp_path)
+    unknown = PostRef("twitter", "99", "https://x.com/i/status/99", None)
+    for cid, post in (("a", POST), ("b", unknown)):
+        index.begin_capture(cid, post, "run", "2026-01-01T00:00:00.000Z", f"captures/{cid}")
+        _finish(index, cid, post, "2026-01-01T00:00:00.000Z")
+    index.close()
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "index.sqlite3")  # as an index made before the column
+    db.execute("DROP INDEX ix_captures_author_started")
+    db.execute("ALTER TABLE captures DROP COLUMN author")
+    db.commit()
+    db.close()
+    index = make_index(tmp_path)
+    assert [(r.id, r.author) for r in index.captures()] in (
+        [("a", "jack"), ("b", None)], [("b", None), ("a", "jack")])
+    assert [r.id for r in index.captures(author="Jack")] == ["a"]
+    index.close()

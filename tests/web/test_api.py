@@ -201,6 +201,15 @@ def test_search_filters(server: Server) -> None:
     paged = server.get("/api/v1/captures?page=1").json()["paging"]
     assert paged["total"] >= 5 and paged["page"] == 1
 
+    def captured(query: str) -> set[str]:
+        return {c["post_id"] for c in server.get(f"/api/v1/captures?{query}").json()["items"]}
+
+    assert captured("author=@nikolpashinyan") == {SEED_IDS[0]}
+    assert captured("author=NikolPashinyan&from=2000-01-01&to=2000-12-31") == set()
+    assert captured("author=NikolPashinyan&from=2020-01-01&status=live") == {SEED_IDS[0]}
+    for bad in ("from=yesterday", "to=2026-02-30x", "status=edited"):
+        assert server.get(f"/api/v1/captures?{bad}").status_code == 400, bad
+
 
 def test_post_detail_verifies_on_view(server: Server) -> None:
     found = server.get(f"/api/v1{NIKOL}").json()
@@ -353,7 +362,7 @@ def test_odd_input_is_a_client_error_not_a_crash(server: Server) -> None:
                  "/api/v1/articles/99999999999999999999999", "/articles/-1",
                  "/posts/nosuchplatform/123", "/posts/mastodon/evil.example/1",
                  "/api/v1/posts/telegram/channel/5", "/captures/zz", "/diff?a=1&b=2",
-                 "/api/v1/captures?page=abc"):
+                 "/api/v1/captures?page=abc", "/captures?from=soon", "/captures?status=x"):
         answer = server.get(path)
         assert 400 <= answer.status_code < 500, (path, answer.status_code)
     failed = server.get("/api/v1/captures?status=failed").json()["items"]

@@ -25,7 +25,7 @@ def _post(s: Session, post_id: str, author: str, day: str, capture_id: str) -> N
     s.add(post)
     s.flush()
     s.add(CaptureRow(id=capture_id, post_row_id=post.id, status="live", started_at=day,
-                     finished_at=day))
+                     finished_at=day, author=author))
 
 
 @pytest.fixture
@@ -97,3 +97,25 @@ def test_the_author_filter_reads_the_author_index(web: WebData) -> None:
                 "EXPLAIN QUERY PLAN " + statement, params))  # type: ignore[arg-type]
         assert "USING INDEX ix_posts_author_lower_captured" in plan, plan
         assert "SCAN posts" not in plan, plan
+
+
+def test_captures_by_author_and_dates(web: WebData, monkeypatch: pytest.MonkeyPatch) -> None:
+    got = web.captures(1, 50, filters=Filters(author="@LIGHT"))
+    assert [c.capture_id for c in got.items] == ["d001", "d000"]  # newest first
+    assert [c.author for c in got.items] == ["light", "light"]
+    got = web.captures(1, 50, filters=Filters(author="light", date_to="2026-01-05"))
+    assert [c.capture_id for c in got.items] == ["d000"]  # the whole of the last day
+    got = web.captures(1, 50, "live", Filters(date_from="2026-03-09", date_to="2026-03-09"))
+    assert sorted(c.capture_id for c in got.items) == ["c008", "c017", "c026"]
+    assert web.captures(1, 50, "failed", Filters(author="light")).items == []
+    # filtered, the count stops at the cap; all captures are counted exactly
+    monkeypatch.setattr(data, "COUNT_CAP", 7)
+    heavy = web.captures(1, 5, filters=Filters(author="heavy"))
+    assert heavy.paging.total == 7 and heavy.paging.total_is_lower_bound
+    everything = web.captures(1, 5)
+    assert everything.paging.total == 33 and not everything.paging.total_is_lower_bound
+    for bad in (Filters(date_from="March"), Filters(author="x", date_to="2026-13-45x")):
+        with pytest.raises(ValueError, match="must be a date"):
+            web.captures(1, 5, filters=bad)
+    with pytest.raises(ValueError, match="status must be one of"):
+        web.captures(1, 5, "edited")  # a post's state, not a capture's status
