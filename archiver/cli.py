@@ -332,6 +332,8 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
         _print_json(found)
         return EXIT_OK
     lock = found["lock"]
+    print(f"archive: {found['archive']['captures']} capture(s) of "
+          f"{found['archive']['posts']} post(s)")
     print("lock: " + (f"held by {lock.get('owner', '?')} ({lock.get('purpose', '?')}) since "
                       f"{lock.get('since', '?')}" if lock else "free (no run in progress)"))
     print("jobs:")

@@ -777,6 +777,7 @@ def status(config: Config, sources: Sequence[SourceConfig], limit: int = 10) -> 
         changes = index.recent_changes(limit)
         return {
             "now": now,
+            "archive": {"captures": index.count_captures(), "posts": index.count_posts()},
             "lock": RunLock(config.storage.data_dir, "status").holder(),
             "jobs": jobs,
             "recapture_policy": list(describe_series(Policy.from_config(config.schedule))),

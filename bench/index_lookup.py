@@ -612,11 +612,14 @@ def main() -> int:
         path = args.keep or Path(tmp) / "index.sqlite3"
         url = args.database_url or f"sqlite:///{path}"
         if args.reuse:
-            index = Index(url)
+            t0 = time.perf_counter()
+            index = Index(url)  # an index of an older schema is migrated here
+            opened = time.perf_counter() - t0
             t0 = time.perf_counter()
             ds = load_dataset(index.engine)
             print(f"reusing {url}: {len(ds.posts):,} posts, {index.count_captures():,} captures "
-                  f"({time.perf_counter() - t0:.1f} s to read the keys)")
+                  f"(opened in {opened:.1f} s, {time.perf_counter() - t0:.1f} s to read the "
+                  "keys)")
         else:
             if args.keep and path.exists():
                 raise SystemExit(f"{path} exists (use --reuse to measure it)")

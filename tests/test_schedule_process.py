@@ -188,6 +188,8 @@ def test_two_overlapping_once_runs_capture_each_post_once(procs: Procs, run_conf
     assert job["last_run"]["counts"]["articles_new"] == 3
     assert status["queue"]["scheduled"] == 3 and status["queue"]["due_now"] == 0
     assert status["lock"] is None
+    assert status["archive"] == {"captures": 3, "posts": 3}
+    assert "archive: 3 capture(s) of 3 post(s)" in procs.cli("status").stdout
 
 
 def test_sigterm_mid_capture_and_once_during_run(procs: Procs, run_config: Path,

@@ -477,6 +477,10 @@ class Index:
         with self.session() as s:
             return int(s.scalar(select(func.count()).select_from(CaptureRow)) or 0)
 
+    def count_posts(self) -> int:
+        with self.session() as s:
+            return int(s.scalar(select(func.count()).select_from(PostRow)) or 0)
+
     def capture(self, capture_id: str) -> CaptureRow | None:
         with self.session() as s:
             q = (select(CaptureRow).where(CaptureRow.id == capture_id)
