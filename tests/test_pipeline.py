@@ -77,6 +77,10 @@ def test_seed_article_end_to_end(browser_loop: LoopThread, config: Config,
         assert "HeadlessChrome" not in manifest["how"]["user_agent"]
         assert manifest["how"]["config_sha256"] == config.digest()
         assert {p["signal"] for p in manifest["got"]["pages"]} == {"rendered"}
+        for page in manifest["got"]["pages"]:  # the chain Chromium verified, server first
+            chain = page["tls"]["chain"]
+            assert len(chain) == 2 and chain[0]["issuer"] == chain[1]["subject"], chain
+            assert chain[1]["subject"].startswith("CN=Embed Archiver Test CA"), chain
         assert all(r["peer_ip"] == "127.0.0.1" for r in manifest["got"]["requests"])
         # the element screenshot is the post card, not the page
         width, height = png_size((root / "embed.png").read_bytes())
