@@ -71,12 +71,20 @@ def filters(q: str = "", platform: str = "", status: str = "", author: str = "",
     return Filters(q, platform, status, author, date_from, date_to)
 
 
+def capture_filters(status: str = "", author: str = "",
+                    date_from: Annotated[str, Query(alias="from")] = "",
+                    date_to: Annotated[str, Query(alias="to")] = "") -> Filters:
+    """The filters of a list of captures: its status, its post's author, its start date."""
+    return Filters(status=status, author=author, date_from=date_from, date_to=date_to)
+
+
 PageNo = Annotated[int, Query(ge=1, le=100_000)]
 HtmlPageNo = Annotated[int, Query(alias="page", ge=1, le=100_000)]
 ArticleId = Annotated[int, PathParam(ge=1, le=2**62)]
 #: exports build and sign a file per request: at most this many at once
 EXPORTS_AT_ONCE = 2
 SearchFilters = Annotated[Filters, Depends(filters)]
+CaptureFilters = Annotated[Filters, Depends(capture_filters)]
 
 
 def create_app(config: Config) -> FastAPI:
@@ -189,7 +197,7 @@ def create_app(config: Config) -> FastAPI:
         return data.post(platform, post_id, verify, page)
 
     @app.get("/api/v1/captures", dependencies=[Reader], tags=["api"])
-    def api_captures(f: SearchFilters, page: PageNo = 1) -> CaptureList:
+    def api_captures(f: CaptureFilters, page: PageNo = 1) -> CaptureList:
         """Captures, newest first: of a status, of one author's posts (author), started
         in a date range (from, to: YYYY-MM-DD, UTC)."""
         return data.captures(page, size, f.status, f)
@@ -301,7 +309,7 @@ def create_app(config: Config) -> FastAPI:
         return page(request, "post.html", d=data.post(platform, post_id, page=page_no))
 
     @app.get("/captures", dependencies=[Reader], include_in_schema=False)
-    def captures(request: Request, f: SearchFilters, page_no: HtmlPageNo = 1) -> Response:
+    def captures(request: Request, f: CaptureFilters, page_no: HtmlPageNo = 1) -> Response:
         return page(request, "captures.html", found=data.captures(page_no, size, f.status, f),
                     f=f)
 
