@@ -143,8 +143,10 @@ class Index:
     def _add_missing_columns(self) -> None:
         """Additive migrations: a nullable column a newer schema added is added in place,
         and filled where older rows imply a value (BACKFILL)."""
-        inspector = inspect(self.engine)
         with self.engine.begin() as conn:
+            # reflection on the migrating connection: on PostgreSQL another connection
+            # would wait for the locks this transaction's ALTER TABLE holds (forever)
+            inspector = inspect(conn)
             for table in Base.metadata.sorted_tables:
                 have = {c["name"] for c in inspector.get_columns(table.name)}
                 for column in table.columns:
