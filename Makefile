@@ -35,9 +35,11 @@ browser: $(STAMP)
 	case "$$found" in *headless*shell*) ;; *) if command -v apt-get >/dev/null; then \
 	  echo "trying Debian's chromium and chromium-headless-shell packages"; \
 	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo -n"; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
-	    chromium chromium-headless-shell >/dev/null \
-	    || echo "apt-get install chromium chromium-headless-shell failed"; \
+	  $$SUDO apt-get update -qq; \
+	  for pkg in chromium chromium-headless-shell; do \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$pkg >/dev/null \
+	      || echo "apt-get install $$pkg failed"; \
+	  done; \
 	fi;; esac; \
 	if $(PY) -m archiver.capture.browser >/dev/null 2>&1; then \
 	  echo "browser: $$($(PY) -m archiver.capture.browser)"; \

@@ -40,7 +40,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
-from archiver.capture.browser import SHELL_CANDIDATES, SYSTEM_CANDIDATES, BrowserSession
+from archiver.capture.browser import (
+    SHELL_CANDIDATES,
+    SYSTEM_CANDIDATES,
+    BrowserSession,
+    find_browser,
+)
 from archiver.capture.guard import BrowserGuard
 from archiver.capture.post import check_navigation
 from archiver.config import Config, NetworkConfig
@@ -721,22 +726,30 @@ def test_known_browser_gaps(gap: str, browser_loop: LoopThread, fake_platform: F
                    for e in seen.guard.refused), seen.guard.refused
 
 
+def _other_chromium(config: Config) -> str:
+    """The other kind of Chromium than the one the configuration finds (full browser or
+    headless shell); the test is skipped when this machine has only one kind."""
+    found_path, _ = find_browser(config.browser)
+    shell = any(n in Path(found_path).name for n in ("headless-shell", "headless_shell"))
+    found = [p for n in (SYSTEM_CANDIDATES if shell else SHELL_CANDIDATES)
+             if (p := shutil.which(n))]
+    if not found:
+        pytest.skip(f"only one kind of Chromium here ({found_path})")
+    return found[0]
+
+
 @pytest.fixture(scope="module")
 def other_browser_loop(browser_loop: LoopThread, fake_platform: FakePlatform,
                        tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopThread]:
     """The other kind of Chromium than the session's: the full browser if the session runs
     a headless shell (the default), else a headless shell. Each knows only one of the
     switches that keep WebRTC off UDP, and users may run either."""
-    assert browser_loop.browser.info is not None
-    session = Path(browser_loop.browser.info.executable).name
-    shell = any(name in session for name in ("headless-shell", "headless_shell"))
-    found = [p for n in (SYSTEM_CANDIDATES if shell else SHELL_CANDIDATES)
-             if (p := shutil.which(n))]
-    if not found:
-        pytest.skip(f"only one kind of Chromium here ({session})")
     cfg = make_config(fake_platform.host_map(), fake_platform.ca_pem,
                       tmp_path_factory.mktemp("other-browser"))
-    loop = LoopThread(replace(cfg, browser=replace(cfg.browser, executable=found[0])))
+    other = _other_chromium(cfg)
+    assert browser_loop.browser.info is not None and \
+        browser_loop.browser.info.executable != other
+    loop = LoopThread(replace(cfg, browser=replace(cfg.browser, executable=other)))
     yield loop
     loop.close()
 
@@ -749,10 +762,15 @@ def test_udp_gaps_stay_closed_in_the_other_chromium(
     full browser and in the headless shell alike."""
     fake_platform.serve(f"https://{PAGE_HOST}/ssrf-other-{gap}", KNOWN_GAPS[gap](
         refused_v4.port))
+    proxied = gap == "webrtc-remote-candidates"  # its TCP candidate goes to the proxy
     seen = visit(other_browser_loop, fake_platform, _guard_resolver(fake_platform),
-                 f"https://{PAGE_HOST}/ssrf-other-{gap}", net, refusals=0, settle=1.0)
+                 f"https://{PAGE_HOST}/ssrf-other-{gap}", net, refusals=int(proxied),
+                 settle=1.0)
     assert seen.leaks == [] and seen.guard.breaches == []
     assert refused_v4.seen == [] and refused_v4.datagrams == []
+    if proxied:  # the page's WebRTC did run in this browser
+        assert any(e.startswith(f"{REFUSED_V4}:{refused_v4.port}")
+                   for e in seen.guard.refused), seen.guard.refused
 
 
 def test_an_alt_svc_for_http3_sends_no_datagram(
@@ -853,9 +871,10 @@ def _netlog_lookups(path: Path) -> tuple[list[str], list[str]]:
     return asked, queried
 
 
+@pytest.mark.parametrize("kind", ["default", "other"])
 def test_the_browser_looks_up_no_name_itself(
-        fake_platform: FakePlatform, config: Config, refused_v4: Listener, net: Net,
-        tmp_path: Path) -> None:
+        kind: str, fake_platform: FakePlatform, config: Config, refused_v4: Listener,
+        net: Net, tmp_path: Path) -> None:
     """Behind the proxy, Chromium still resolved the host of every request a page made, and
     a few names of its own at start (update.googleapis.com, accounts.google.com): DNS
     queries to the system's name server, for names the guard refuses too, though Chromium
@@ -865,6 +884,8 @@ def test_the_browser_looks_up_no_name_itself(
     log = tmp_path / "netlog.json"
     browser_config = replace(config.browser, extra_args=(
         *config.browser.extra_args, f"--log-net-log={log}"))
+    if kind == "other":  # the full browser beside the headless shell, or the reverse
+        browser_config = replace(browser_config, executable=_other_chromium(config))
     names = [f"{kind}.lookup.localhost" for kind in
              ("img", "fetch", "frame", "ws", "preconnect", "prefetch", "link")]
     fake_platform.serve(f"https://{PAGE_HOST}/ssrf-lookups", f"""<!doctype html>

@@ -1,7 +1,8 @@
 """Finding, launching and sharing one Chromium per run.
 
 The executable is found in this order: configuration ([browser] executable or
-$ARCHIVER_BROWSER), Playwright's own download if present, then a system Chromium. The
+$ARCHIVER_BROWSER), Playwright's own download if present, then a system Chromium; headless,
+the headless shell of each comes first (`find_browser`). The
 network settings reach the browser the same way they reach `requests`: the host map as
 host-resolver rules, the CA bundle as trusted public keys, the proxy as the proxy.
 
@@ -72,7 +73,7 @@ SYSTEM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome-stable", "go
 #: Playwright's chromium_headless_shell download). Playwright itself launches it for
 #: headless Chromium; the full browser's new headless mode costs about three times the CPU
 #: per fresh context, page and screenshot (bench/README.md).
-SHELL_CANDIDATES = ("chromium-headless-shell", "chrome-headless-shell", "headless_shell")
+SHELL_CANDIDATES = ("chromium-headless-shell", "chrome-headless-shell")
 
 
 def playwright_shell(playwright_path: str) -> str | None:

@@ -11,17 +11,16 @@ import json
 import os
 import socket
 import uuid
-import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select, create_engine, event, func, inspect, or_, select, text, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SAWarning, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sqlalchemy.schema import CreateIndex
 
@@ -124,8 +123,9 @@ class Index:
         self.url = url
         self.policy = policy or Policy()
         try:
-            if url.startswith("sqlite:///"):
-                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else ""
+            if path and not path.startswith("file:") and "?" not in path:  # not a URI form
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(url, future=True)
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -142,32 +142,55 @@ class Index:
 
     def _add_missing_columns(self) -> None:
         """Additive migrations: a nullable column a newer schema added is added in place,
-        and filled where older rows imply a value (BACKFILL)."""
+        and filled where older rows imply a value (BACKFILL); a missing index is built.
+
+        Only an index with something missing is written to (a read-only copy opens). Then
+        the migration holds the database's write lock (SQLite) or an advisory lock
+        (PostgreSQL) and looks again: a second process opening the index at the same time
+        waits, and finds nothing left to do. Each column, its backfill and the indexes
+        commit together, so an interrupted migration leaves no column unfilled."""
         with self.engine.begin() as conn:
             # reflection on the migrating connection: on PostgreSQL another connection
             # would wait for the locks this transaction's ALTER TABLE holds (forever)
-            inspector = inspect(conn)
-            for table in Base.metadata.sorted_tables:
-                have = {c["name"] for c in inspector.get_columns(table.name)}
-                for column in table.columns:
-                    if column.name not in have and column.nullable:
-                        kind = column.type.compile(dialect=self.engine.dialect)
-                        conn.exec_driver_sql(
-                            f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
-                        fill = BACKFILL.get((table.name, column.name))
-                        if fill:  # text(): the driver's own parameter style (? or %s)
-                            conn.execute(text(fill), {"now": utc_now()} if ":now" in fill
-                                         else {})
-                # IF NOT EXISTS only for what reflection does not list: on PostgreSQL it
-                # would lock the table even for an index that exists; SQLite does not
-                # reflect expression indexes, so those are always asked (a no-op there)
-                with warnings.catch_warnings():
-                    warnings.filterwarnings("ignore", "Skipped unsupported reflection of "
-                                            "expression-based index", SAWarning)
-                    have_indexes = {i["name"] for i in inspector.get_indexes(table.name)}
-                for index in table.indexes:
-                    if index.name not in have_indexes:
-                        conn.execute(CreateIndex(index, if_not_exists=True))
+            if not self._missing(conn):
+                return
+            if conn.dialect.name == "sqlite":
+                # pysqlite runs DDL outside any transaction of its own: without this the
+                # ALTER TABLE would commit at once and the backfill separately
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            elif conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(7373001)"))
+            for table, columns, indexes in self._missing(conn):
+                for column in columns:
+                    kind = column.type.compile(dialect=self.engine.dialect)
+                    conn.exec_driver_sql(
+                        f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
+                    fill = BACKFILL.get((table.name, column.name))
+                    if fill:  # text(): the driver's own parameter style (? or %s)
+                        conn.execute(text(fill), {"now": utc_now()} if ":now" in fill
+                                     else {})
+                for index in indexes:
+                    conn.execute(CreateIndex(index, if_not_exists=True))
+
+    @staticmethod
+    def _missing(conn: Any) -> list[tuple[Any, list[Any], list[Any]]]:
+        """(table, its missing nullable columns, its missing indexes) where any is missing.
+        SQLite's indexes are read from sqlite_master: SQLAlchemy does not reflect
+        expression indexes there."""
+        inspector = inspect(conn)
+        sqlite_indexes = ({name for (name,) in conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'index'")}
+            if conn.dialect.name == "sqlite" else None)
+        out = []
+        for table in Base.metadata.sorted_tables:
+            have = {c["name"] for c in inspector.get_columns(table.name)}
+            columns = [c for c in table.columns if c.name not in have and c.nullable]
+            indexes_there = (sqlite_indexes if sqlite_indexes is not None else
+                             {i["name"] for i in inspector.get_indexes(table.name)})
+            indexes = [i for i in table.indexes if i.name not in indexes_there]
+            if columns or indexes:
+                out.append((table, columns, indexes))
+        return out
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -180,6 +203,9 @@ class Index:
                 raise StoreError(f"index write failed: {str(exc).splitlines()[0]}") from exc
 
     def _check_version(self) -> None:
+        """Refuse an index of a newer schema; mark an older one (now migrated) as this
+        schema, so that older archivers refuse it in turn (they would write rows without
+        the columns they do not know)."""
         with self.session() as s:
             row = s.get(Meta, "schema_version")
             if row is None:
@@ -187,6 +213,8 @@ class Index:
             elif int(row.value) > SCHEMA_VERSION:
                 raise StoreError(f"the index was written by a newer archiver "
                                  f"(schema {row.value}, this one knows {SCHEMA_VERSION})")
+            elif int(row.value) < SCHEMA_VERSION:
+                row.value = str(SCHEMA_VERSION)
 
     # -- articles ------------------------------------------------------------------------
     def record_article(self, url: str, *, exchange: HttpExchange | None, status: str,
@@ -421,6 +449,9 @@ class Index:
 
     def _close_orphan(self, session: Session, row: CaptureRow, data_dir: Path) -> bool:
         row.owner = None
+        owner_post = session.get(PostRow, row.post_row_id)
+        if owner_post is not None and owner_post.author and not row.author:
+            row.author = owner_post.author  # learned (by another process) meanwhile
         try:
             root = inside(data_dir, row.directory)
             manifest = read_manifest(root) if (root / MANIFEST).is_file() else None
@@ -702,13 +733,15 @@ def time_bound(text: str, end: bool = False) -> str:
     for anything else."""
     text = text.strip()
     try:
-        if len(text) == 10:
-            day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
-            return iso(day + timedelta(days=1, milliseconds=-1) if end else day)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        try:
+            day = date.fromisoformat(text)  # 2026-01-02, 20260102, 2026-W01-5
+        except ValueError:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return iso(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        return iso(start + timedelta(days=1, milliseconds=-1) if end else start)
+    except (ValueError, OverflowError):
         raise ValueError(f"not a date (YYYY-MM-DD) or ISO 8601 date-time: {text!r}") from None
-    return iso(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
 def handle_key(author: str) -> str:

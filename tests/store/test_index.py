@@ -2,6 +2,7 @@ import json
 import socket
 from pathlib import Path
 
+from archiver.errors import StoreError
 from archiver.models import CaptureResult, CaptureStatus, EmbedRef, FoundIn, PostRef
 from archiver.store.index import Index, owner_alive, run_owner
 from archiver.store.schema import CaptureRow, PostRow
@@ -242,3 +243,89 @@ def test_an_older_index_gets_the_captures_author_column_filled(tmp_path: Path) -
         [("a", "jack"), ("b", None)], [("b", None), ("a", "jack")])
     assert [r.id for r in index.captures(author="Jack")] == ["a"]
     index.close()
+
+
+def test_a_migration_commits_as_one_and_marks_the_schema(tmp_path: Path) -> None:
+    """The column, its backfill and the index commit together (an interrupted migration
+    is redone whole on the next open), and the index is marked with this schema so that
+    an older archiver refuses it."""
+    import sqlite3
+
+    from archiver.store.schema import SCHEMA_VERSION
+
+    index = make_index(tmp_path)
+    index.begin_capture("a", POST, "run", "2026-01-01T00:00:00.000Z", "captures/a")
+    _finish(index, "a", POST, "2026-01-01T00:00:00.000Z")
+    index.close()
+    db = sqlite3.connect(tmp_path / "index.sqlite3")
+    db.execute("DROP INDEX ix_captures_author_started")
+    db.execute("ALTER TABLE captures DROP COLUMN author")
+    db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    db.commit()
+    # the backfill fails midway (a trigger stands in for a kill or a full disk)
+    db.execute("CREATE TRIGGER stop BEFORE UPDATE ON captures BEGIN "
+               "SELECT RAISE(ABORT, 'interrupted'); END")
+    db.commit()
+    try:
+        make_index(tmp_path)
+    except StoreError:
+        pass
+    else:
+        raise AssertionError("the migration should have failed")
+    columns = {row[1] for row in db.execute("PRAGMA table_info(captures)")}
+    assert "author" not in columns  # the ALTER TABLE was rolled back with the backfill
+    db.execute("DROP TRIGGER stop")
+    db.commit()
+    index = make_index(tmp_path)
+    assert [(r.id, r.author) for r in index.captures()] == [("a", "jack")]
+    index.close()
+    (version,) = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert version == str(SCHEMA_VERSION)
+    # an index of a newer schema is refused, not written to
+    db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+               (str(SCHEMA_VERSION + 1),))
+    db.commit()
+    try:
+        make_index(tmp_path)
+    except StoreError as exc:
+        assert "newer archiver" in str(exc)
+    else:
+        raise AssertionError("a newer index should be refused")
+    db.close()
+
+
+def test_a_read_only_copy_with_nothing_to_migrate_opens(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    index = make_index(tmp_path)
+    index.begin_capture("a", POST, "run", "2026-01-01T00:00:00.000Z", "captures/a")
+    _finish(index, "a", POST, "2026-01-01T00:00:00.000Z")
+    index.close()
+    if os.geteuid() == 0:  # root writes anyway: SQLite's own read-only mode stands in
+        index = Index(f"sqlite:///file:{tmp_path / 'index.sqlite3'}?mode=ro&uri=true")
+    else:
+        for p in tmp_path.iterdir():
+            p.chmod(stat.S_IRUSR)
+        tmp_path.chmod(stat.S_IRUSR | stat.S_IXUSR)
+        index = make_index(tmp_path)
+    assert [r.id for r in index.captures(author="Jack")] == ["a"]
+    index.close()
+    tmp_path.chmod(stat.S_IRWXU)
+
+
+def test_time_bounds_of_the_author_query() -> None:
+    from archiver.store.index import time_bound
+
+    assert time_bound("2026-01-02") == "2026-01-02T00:00:00.000Z"
+    assert time_bound("2026-01-02", end=True) == "2026-01-02T23:59:59.999Z"
+    assert time_bound("20260102", end=True) == "2026-01-02T23:59:59.999Z"  # a date too
+    assert time_bound("2026-01-02T12:00+02:00") == "2026-01-02T10:00:00.000Z"
+    assert time_bound("2026-01-02T12:00:00.5Z") == "2026-01-02T12:00:00.500Z"
+    for bad in ("yesterday", "2026-02-30", "0001-01-01T00:00+01:00", ""):
+        try:
+            time_bound(bad)
+        except ValueError as exc:
+            assert "not a date" in str(exc)
+        else:
+            raise AssertionError(bad)

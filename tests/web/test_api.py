@@ -207,7 +207,7 @@ def test_search_filters(server: Server) -> None:
     assert captured("author=@nikolpashinyan") == {SEED_IDS[0]}
     assert captured("author=NikolPashinyan&from=2000-01-01&to=2000-12-31") == set()
     assert captured("author=NikolPashinyan&from=2020-01-01&status=live") == {SEED_IDS[0]}
-    for bad in ("from=yesterday", "to=2026-02-30x", "status=edited"):
+    for bad in ("from=yesterday", "to=2026-02-30x", "to=2026-02-30", "status=edited"):
         assert server.get(f"/api/v1/captures?{bad}").status_code == 400, bad
 
 
