@@ -82,6 +82,10 @@ class Filters:
     date_to: str = ""
 
     def checked(self) -> Filters:
+        for label, value in (("q", self.q), ("platform", self.platform),
+                             ("author", self.author)):
+            if "\x00" in value:  # PostgreSQL refuses NUL in text: a 400, not a 500
+                raise ValueError(f"{label} must not contain a NUL character")
         for label, value in (("from", self.date_from), ("to", self.date_to)):
             if value and not _DATE.fullmatch(value):
                 raise ValueError(f"{label} must be a date like 2026-11-24")

@@ -140,5 +140,10 @@ def test_captures_by_author_and_time(pg: str) -> None:
         assert [c.capture_id for c in got.items] == ["k2", "k1"]
         posts = web.posts(Filters(author="Jack", date_to="2026-01-01"), 1, 10)
         assert [p.post_id for p in posts.items] == ["20"]
+        for nul in (Filters(author="ja\x00ck"), Filters(q="\x00")):  # a 400, not a 500
+            with pytest.raises(ValueError, match="NUL"):
+                web.posts(nul, 1, 10)
+        with pytest.raises(ValueError, match="NUL"):
+            web.captures(1, 10, filters=Filters(author="\x00"))
     finally:
         web.close()
