@@ -43,6 +43,8 @@ from archiver.store.schema import (
 )
 
 COMPLETED = ("live", "deleted", "unavailable")
+#: the PostgreSQL advisory lock that migrations of the index hold (released at commit)
+MIGRATION_LOCK_KEY = 7373001
 #: (table, column) -> SQL run once when a migration adds the column (parameter :now)
 BACKFILL = {
     # posts indexed before re-captures existed are due for one at the next run
@@ -158,8 +160,9 @@ class Index:
                 # pysqlite runs DDL outside any transaction of its own: without this the
                 # ALTER TABLE would commit at once and the backfill separately
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
-            elif conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(7373001)"))
+            elif conn.dialect.name == "postgresql":  # any fixed key: this migration's lock
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                             {"key": MIGRATION_LOCK_KEY})
             for table, columns, indexes in self._missing(conn):
                 for column in columns:
                     kind = column.type.compile(dialect=self.engine.dialect)
