@@ -200,7 +200,7 @@ def create_app(config: Config) -> FastAPI:
     def api_captures(f: CaptureFilters, page: PageNo = 1) -> CaptureList:
         """Captures, newest first: of a status, of one author's posts (author), started
         in a date range (from, to: YYYY-MM-DD, UTC)."""
-        return data.captures(page, size, f.status, f)
+        return data.captures(page, size, f)
 
     @app.get("/api/v1/captures/{capture_id}", dependencies=[Reader], tags=["api"])
     def api_capture(capture_id: str, verify: bool = True) -> CaptureDetail:
@@ -310,7 +310,7 @@ def create_app(config: Config) -> FastAPI:
 
     @app.get("/captures", dependencies=[Reader], include_in_schema=False)
     def captures(request: Request, f: CaptureFilters, page_no: HtmlPageNo = 1) -> Response:
-        return page(request, "captures.html", found=data.captures(page_no, size, f.status, f),
+        return page(request, "captures.html", found=data.captures(page_no, size, f),
                     f=f)
 
     @app.get("/captures/{capture_id}", dependencies=[Reader], include_in_schema=False)

@@ -197,11 +197,11 @@ class WebData:
             rows, paging = self._page(s, q, page, size, capped=filtered)
             return PostList(items=[_post_summary(p, n) for p, n in rows], paging=paging)
 
-    def captures(self, page: int, size: int, status: str = "",
-                 filters: Filters | None = None) -> CaptureList:
-        """A page of captures, newest first; of one status, and (`filters`: author, from,
-        to) of one author's posts in a date range."""
-        f = replace(filters or Filters(), status="").checked()
+    def captures(self, page: int, size: int, filters: Filters | None = None) -> CaptureList:
+        """A page of captures, newest first; `filters`: a capture status, and one author's
+        posts in a date range (from, to)."""
+        status = filters.status if filters else ""
+        f = replace(filters or Filters(), status="").checked()  # a capture's own statuses:
         if status and status not in CAPTURE_STATUSES:
             raise ValueError(f"status must be one of {', '.join(CAPTURE_STATUSES)}")
         with self.index.session() as s:

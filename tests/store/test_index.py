@@ -162,10 +162,13 @@ def test_an_older_index_gets_the_new_indexes_on_open(tmp_path: Path) -> None:
     db.close()
 
 
-def _finish(index: Index, capture_id: str, post: PostRef, started: str,
+def capture(index: Index, capture_id: str, post: PostRef, started: str,
             author: str | None = None) -> None:
+    """A live capture of `post`, begun and finished (with the author the platform's data
+    gave, if any); stored at captures/<id>."""
     from archiver.models import PostData
 
+    index.begin_capture(capture_id, post, "run", started, f"captures/{capture_id}")
     data = PostData(CaptureStatus.LIVE, text="t", author=author) if author else None
     index.finish_capture(CaptureResult(capture_id, post, CaptureStatus.LIVE, None, started,
                                        started, f"captures/{capture_id}", "0" * 64,
@@ -178,8 +181,7 @@ def test_captures_are_found_by_author_and_time_in_any_case(tmp_path: Path) -> No
     for n, (post, day) in enumerate([(POST, "2026-01-01"), (POST, "2026-01-02"),
                                      (other, "2026-01-02"), (POST, "2026-01-03")]):
         started = f"{day}T12:00:0{n}.000Z"
-        index.begin_capture(f"c{n}", post, "run", started, f"captures/c{n}")
-        _finish(index, f"c{n}", post, started)
+        capture(index, f"c{n}", post, started)
 
     def ids(**kw: str) -> list[str]:
         return [r.id for r in index.captures(author=kw.pop("author", "@JACK"), **kw)]
@@ -191,8 +193,7 @@ def test_captures_are_found_by_author_and_time_in_any_case(tmp_path: Path) -> No
     assert ids(author="nobody") == []
     assert [r.id for r in index.captures()] == ["c3", "c2", "c1", "c0"]
     # the author of post 99 is learned at its next capture: its earlier capture has it too
-    index.begin_capture("c4", other, "run", "2026-01-04T00:00:00.000Z", "captures/c4")
-    _finish(index, "c4", other, "2026-01-04T00:00:00.000Z", author="Dorsey")
+    capture(index, "c4", other, "2026-01-04T00:00:00.000Z", author="Dorsey")
     assert ids(author="dorsey") == ["c4", "c2"]
     # ... and as a post reference that names it (an article's embed)
     third = PostRef("twitter", "7", "https://x.com/i/status/7", None)
@@ -228,8 +229,7 @@ def test_an_older_index_gets_the_captures_author_column_filled(tmp_path: Path) -
     index = make_index(tmp_path)
     unknown = PostRef("twitter", "99", "https://x.com/i/status/99", None)
     for cid, post in (("a", POST), ("b", unknown)):
-        index.begin_capture(cid, post, "run", "2026-01-01T00:00:00.000Z", f"captures/{cid}")
-        _finish(index, cid, post, "2026-01-01T00:00:00.000Z")
+        capture(index, cid, post, "2026-01-01T00:00:00.000Z")
     index.close()
     import sqlite3
 
@@ -254,8 +254,7 @@ def test_a_migration_commits_as_one_and_marks_the_schema(tmp_path: Path) -> None
     from archiver.store.schema import SCHEMA_VERSION
 
     index = make_index(tmp_path)
-    index.begin_capture("a", POST, "run", "2026-01-01T00:00:00.000Z", "captures/a")
-    _finish(index, "a", POST, "2026-01-01T00:00:00.000Z")
+    capture(index, "a", POST, "2026-01-01T00:00:00.000Z")
     index.close()
     db = sqlite3.connect(tmp_path / "index.sqlite3")
     db.execute("DROP INDEX ix_captures_author_started")
@@ -299,8 +298,7 @@ def test_a_read_only_copy_with_nothing_to_migrate_opens(tmp_path: Path) -> None:
     import stat
 
     index = make_index(tmp_path)
-    index.begin_capture("a", POST, "run", "2026-01-01T00:00:00.000Z", "captures/a")
-    _finish(index, "a", POST, "2026-01-01T00:00:00.000Z")
+    capture(index, "a", POST, "2026-01-01T00:00:00.000Z")
     index.close()
     if os.geteuid() == 0:  # root writes anyway: SQLite's own read-only mode stands in
         index = Index(f"sqlite:///file:{tmp_path / 'index.sqlite3'}?mode=ro&uri=true")

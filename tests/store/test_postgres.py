@@ -21,9 +21,10 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from archiver.config import Config, StorageConfig
-from archiver.models import CaptureResult, CaptureStatus, PostData, PostRef
+from archiver.models import PostRef
 from archiver.store.index import Index
 from archiver.web.data import Filters, WebData
+from tests.store.test_index import capture
 
 pytest.importorskip("psycopg")
 
@@ -87,19 +88,10 @@ def pg(pg_url: str) -> Iterator[str]:
     yield pg_url
 
 
-def _capture(index: Index, capture_id: str, post: PostRef, started: str,
-             author: str | None = None) -> None:
-    index.begin_capture(capture_id, post, "run", started, f"captures/{capture_id}")
-    data = PostData(CaptureStatus.LIVE, text="t", author=author) if author else None
-    index.finish_capture(CaptureResult(capture_id, post, CaptureStatus.LIVE, None, started,
-                                       started, f"captures/{capture_id}", "0" * 64,
-                                       data=data))
-
-
 def test_an_older_index_is_migrated_in_place(pg: str) -> None:
     index = Index(pg)
-    _capture(index, "a", KNOWN, "2026-01-01T00:00:00.000Z")
-    _capture(index, "b", UNKNOWN, "2026-01-02T00:00:00.000Z")
+    capture(index, "a", KNOWN, "2026-01-01T00:00:00.000Z")
+    capture(index, "b", UNKNOWN, "2026-01-02T00:00:00.000Z")
     index.close()
     # as an index written before these columns and this index existed
     engine = create_engine(pg)
@@ -125,12 +117,12 @@ def test_an_older_index_is_migrated_in_place(pg: str) -> None:
 def test_captures_by_author_and_time(pg: str) -> None:
     index = Index(pg)
     for n, day in enumerate(("2026-01-01", "2026-01-02", "2026-01-03")):
-        _capture(index, f"k{n}", KNOWN, f"{day}T12:00:00.000Z")
-    _capture(index, "u0", UNKNOWN, "2026-01-02T00:00:00.000Z")
+        capture(index, f"k{n}", KNOWN, f"{day}T12:00:00.000Z")
+    capture(index, "u0", UNKNOWN, "2026-01-02T00:00:00.000Z")
     assert [r.id for r in index.captures(author="@jack")] == ["k2", "k1", "k0"]
     assert [r.id for r in index.captures(author="JACK", since="2026-01-02",
                                          until="2026-01-02")] == ["k1"]
-    _capture(index, "u1", UNKNOWN, "2026-01-04T00:00:00.000Z", author="Dorsey")
+    capture(index, "u1", UNKNOWN, "2026-01-04T00:00:00.000Z", author="Dorsey")
     assert [r.id for r in index.captures(author="dorsey")] == ["u1", "u0"]
     index.close()
     web = WebData(replace(Config(), storage=replace(StorageConfig(), data_dir=Path("/nonexistent"),

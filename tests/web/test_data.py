@@ -105,9 +105,10 @@ def test_captures_by_author_and_dates(web: WebData, monkeypatch: pytest.MonkeyPa
     assert [c.author for c in got.items] == ["light", "light"]
     got = web.captures(1, 50, filters=Filters(author="light", date_to="2026-01-05"))
     assert [c.capture_id for c in got.items] == ["d000"]  # the whole of the last day
-    got = web.captures(1, 50, "live", Filters(date_from="2026-03-09", date_to="2026-03-09"))
+    got = web.captures(1, 50, Filters(status="live", date_from="2026-03-09",
+                                       date_to="2026-03-09"))
     assert sorted(c.capture_id for c in got.items) == ["c008", "c017", "c026"]
-    assert web.captures(1, 50, "failed", Filters(author="light")).items == []
+    assert web.captures(1, 50, Filters(status="failed", author="light")).items == []
     assert web.captures(1, 50).paging.total == 33  # all of them, under the cap
     # the count stops at the cap, filtered or not (a million captures cost 5 ms to count)
     monkeypatch.setattr(data, "COUNT_CAP", 7)
@@ -122,4 +123,4 @@ def test_captures_by_author_and_dates(web: WebData, monkeypatch: pytest.MonkeyPa
         with pytest.raises(ValueError, match="must be a date"):
             web.captures(1, 5, filters=bad)
     with pytest.raises(ValueError, match="status must be one of"):
-        web.captures(1, 5, "edited")  # a post's state, not a capture's status
+        web.captures(1, 5, Filters(status="edited"))  # a post's state, not a capture's status
