@@ -212,7 +212,8 @@ class _Run:
         """Settle what earlier runs left: staging, late timestamps, captures in flight."""
         data_dir = self.config.storage.data_dir
         for name in clean_staging(data_dir):
-            self.notes.append(f"removed unfinished capture {name} left by an interrupted run")
+            self.notes.append(f"removed unfinished capture files {name} left by an "
+                              "interrupted run")
         stamped, failures = stamp_pending(self.index, self.http.get(), data_dir,
                                           self.config.evidence.tsa_urls)
         if stamped:

@@ -14,6 +14,10 @@ is off (`PROXY_ONLY_FLAGS`): HTTP/3 and WebTransport are UDP, which an HTTP prox
 carry. And since the proxy resolves every name, Chromium is given none to resolve itself
 (`NO_LOOKUP_RULES`): it would otherwise still look up the host of each request a page makes,
 telling the system's DNS server names the guard may refuse.
+
+Playwright makes the browser's profile and its own scratch files in the temporary directory
+and removes them on a clean close only. Each session gives its Playwright a directory of its
+own there (`archiver-browser-*.<pid>`), and removes any a killed process left behind.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import os
 import platform as pyplatform
 import re
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -38,6 +43,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from archiver.config import BrowserConfig, NetworkConfig
 from archiver.errors import BrowserError, ConfigError
+from archiver.store.files import process_alive
 
 #: Without these Chromium calls Google services at start, which a closed network refuses.
 QUIET_FLAGS = (
@@ -173,6 +179,22 @@ class BrowserInfo:
     os: str
 
 
+#: names of the per-session temporary directories: PREFIX + random + "." + pid
+SESSION_TMP_PREFIX = "archiver-browser-"
+
+
+def session_tmp() -> Path:
+    """A new temporary directory for one session's Playwright and browser. Those a dead
+    process left (killed before it could remove its own) are removed first."""
+    base = Path(tempfile.gettempdir())
+    for stale in base.glob(f"{SESSION_TMP_PREFIX}*"):
+        pid = stale.name.rpartition(".")[2]
+        if pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=SESSION_TMP_PREFIX, suffix=f".{os.getpid()}",
+                                 dir=base))
+
+
 class BrowserSession:
     """One Chromium for a run; a fresh context per capture. Async context manager."""
 
@@ -183,6 +205,7 @@ class BrowserSession:
         self._pw: Playwright | None = None
         self._browser: Browser | None = None
         self.info: BrowserInfo | None = None
+        self._tmp: Path | None = None
 
     async def __aenter__(self) -> BrowserSession:
         await self.start()
@@ -200,12 +223,31 @@ class BrowserSession:
                               "browser reach loopback addresses without the address guard; "
                               "unset it")
         self._pw_cm = async_playwright()
-        self._pw = await self._pw_cm.__aenter__()
+        self._tmp = session_tmp()
+        # the driver (and the browser it starts) inherit the environment as it is when the
+        # driver starts: the only way to give them a temporary directory
+        saved = os.environ.get("TMPDIR")
+        os.environ["TMPDIR"] = str(self._tmp)
+        try:
+            self._pw = await self._pw_cm.__aenter__()
+        except BaseException:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+            raise
+        finally:
+            if saved is None:
+                os.environ.pop("TMPDIR", None)
+            else:
+                os.environ["TMPDIR"] = saved
         try:
             own = self._pw.chromium.executable_path
         except PlaywrightError:
             own = None
-        executable, source = find_browser(self.config, own)
+        try:
+            executable, source = find_browser(self.config, own)
+        except BrowserError:
+            await self.close()  # the driver, and its temporary directory
+            raise
         proxy = {"server": self.network.proxy} if self.network.proxy else None
         try:
             self._browser = await self._pw.chromium.launch(
@@ -293,6 +335,9 @@ class BrowserSession:
                 await self._pw_cm.__aexit__(None, None, None)
             self._pw_cm = None
             self._pw = None
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
 
 
 def main() -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -34,7 +33,7 @@ from archiver.net import Http, HttpPool, utc_now
 from archiver.platforms import by_name
 from archiver.platforms.base import DataRequest, PageSpec, Platform
 from archiver.politeness import HostLimiter, polite_get
-from archiver.store.files import safe_segments
+from archiver.store.files import safe_segments, scratch
 from archiver.store.index import Index, new_id
 
 
@@ -111,8 +110,8 @@ async def _capture(env: CaptureEnv, platform: Platform, post: PostRef,
     t0 = time.monotonic()
     requests = platform.data_requests(post)
     specs = [s for s in platform.pages(post) if s.required or env.config.capture.post_page]
-    with tempfile.TemporaryDirectory(prefix="archiver-har-") as tmp:
-        har_path = Path(tmp) / "traffic.har"
+    with scratch(env.data_dir, f"{capture_id}-har") as tmp:
+        har_path = tmp / "traffic.har"
         guard = BrowserGuard.for_network(env.http.resolver, env.config.network)
         try:
             context = await guard.new_context(env.browser, record_har=har_path)

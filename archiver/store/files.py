@@ -3,7 +3,9 @@
 A directory is assembled under `<data_dir>/.staging/<id>.<pid>/`, every file fsynced, then
 `manifest.json` and `SHA256SUMS` are written last and the whole directory is renamed into
 its final place in one step. A crash leaves only a staging directory, which the next run
-removes once its owning process is gone.
+removes once its owning process is gone. Scratch space a capture needs on its way (the
+browser's HAR) lives there too, named the same way, so a killed run leaves nothing behind
+for long, outside the data directory or in it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -75,6 +78,21 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+@contextmanager
+def scratch(data_dir: Path, ident: str) -> Iterator[Path]:
+    """A private directory under `<data_dir>/.staging/` for files on their way into a
+    capture, removed on the way out; one a killed process left goes with `clean_staging`."""
+    path = data_dir / STAGING / f"{ident}.{os.getpid()}"
+    try:
+        path.mkdir(parents=True, exist_ok=False)
+    except OSError as exc:
+        raise storage_error(f"cannot create {path}", exc) from exc
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class EvidenceDir:
@@ -160,7 +178,7 @@ def clean_staging(data_dir: Path) -> list[str]:
         return removed
     for entry in root.iterdir():
         _, _, pid = entry.name.rpartition(".")
-        if pid.isdigit() and _alive(int(pid)) and int(pid) != os.getpid():
+        if pid.isdigit() and process_alive(int(pid)) and int(pid) != os.getpid():
             continue
         if pid.isdigit() and int(pid) == os.getpid():
             continue
@@ -169,7 +187,8 @@ def clean_staging(data_dir: Path) -> list[str]:
     return removed
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process of this number runs on this machine (ours to signal or not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -28,7 +28,7 @@ from archiver.errors import StoreError
 from archiver.models import CaptureResult, EmbedRef, FoundIn, HttpExchange, PostRef
 from archiver.net import utc_now
 from archiver.recapture import Policy, classify, next_state
-from archiver.store.files import MANIFEST, inside, read_manifest, sha256_file
+from archiver.store.files import MANIFEST, inside, process_alive, read_manifest, sha256_file
 from archiver.store.schema import (
     SCHEMA_VERSION,
     ArticleFetchRow,
@@ -767,7 +767,7 @@ def owner_alive(owner: str, started_at: str | None = None,
         parts = [owner.rpartition(":")[0], owner.rpartition(":")[2], ""]
     host, pid, start = [*parts, "", ""][:3]
     if host == socket.gethostname():
-        if not pid.isdigit() or not _pid_alive(int(pid)):
+        if not pid.isdigit() or not process_alive(int(pid)):
             return False
         return not start or start == _start_ticks(int(pid))
     if started_at is None:
@@ -795,12 +795,3 @@ def _embed_ref_of(post: PostRef, platform: str, found_in: str, position: int,
                     author_name=author_name, quoted_text=quoted_text, date_text=date_text,
                     date=date, raw_url=raw_url, markup=markup)
 
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

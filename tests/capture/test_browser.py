@@ -1,8 +1,19 @@
+import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from archiver.capture.browser import find_browser, launch_args, resolver_rules, spki_hashes
+from archiver.capture.browser import (
+    SESSION_TMP_PREFIX,
+    find_browser,
+    launch_args,
+    resolver_rules,
+    session_tmp,
+    spki_hashes,
+)
 from archiver.config import BrowserConfig, NetworkConfig
 from archiver.errors import BrowserError, ConfigError
 
@@ -88,3 +99,20 @@ def test_with_an_upstream_proxy_chromium_looks_up_only_the_proxy() -> None:
     rules = next(a for a in args if a.startswith("--host-resolver-rules="))
     assert rules == ("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, "
                      "EXCLUDE proxy.internal")
+
+
+def test_session_tmp_removes_what_dead_processes_left(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead = tmp_path / f"{SESSION_TMP_PREFIX}abc.{gone.stdout.strip()}"
+    (dead / "playwright_chromiumdev_profile-x").mkdir(parents=True)
+    live = tmp_path / f"{SESSION_TMP_PREFIX}def.{os.getpid()}"
+    live.mkdir()
+    foreign = tmp_path / "playwright_chromiumdev_profile-y"  # not ours to judge
+    foreign.mkdir()
+    made = session_tmp()
+    assert made.parent == tmp_path and made.name.endswith(f".{os.getpid()}")
+    assert made.is_dir() and not dead.exists()
+    assert live.is_dir() and foreign.is_dir()

@@ -171,15 +171,20 @@ def test_kill_9_at_random_points_then_verify_and_complete(config_file: Path,
     rng = random.Random(int(os.environ.get("ARCHIVER_KILL_SEED", "7")))
     cmd = [sys.executable, "-m", "archiver.cli", "archive", SEED_URL, "--config",
            str(config_file)]
+    # the system's temporary directory of these runs: a kill must leave nothing there for
+    # good (Playwright's browser profile, the HAR) that the next run does not remove
+    systmp = tmp_path / "systmp"
+    systmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(systmp)}
     # one whole run first: the kills are spread over its length
     t0 = time.monotonic()
-    first = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
     length = time.monotonic() - t0
     assert first.returncode == 0, first.stdout + first.stderr
     log: list[str] = [f"a whole run took {length:.2f} s"]  # printed at the end (pytest -s)
     for i in range(runs):
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
+                                start_new_session=True, env=env)
         delay = rng.uniform(0.05, 1.0) * length
         time.sleep(delay)
         ended_first = proc.poll() is not None
@@ -196,8 +201,13 @@ def test_kill_9_at_random_points_then_verify_and_complete(config_file: Path,
         log.append(f"run {i + 1}: killed after {delay:.2f} s"
                    f"{' (had already exited)' if ended_first else ''}; {stored} captures "
                    f"stored so far; verify --all exit {verified.returncode}, no FAIL")
-    last = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    leftovers = len(list(systmp.iterdir()))
+    last = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
     assert last.returncode == 0, last.stdout + last.stderr
+    # what the killed runs left is gone, and the last run removed its own
+    assert not list(systmp.iterdir())
+    assert not list((tmp_path / "data" / ".staging").iterdir())
+    log.append(f"the last run removed {leftovers} temporary directories killed runs left")
     db = sqlite3.connect(tmp_path / "data" / "index.sqlite3")
     try:
         statuses = {s for (s,) in db.execute("SELECT status FROM captures")}
