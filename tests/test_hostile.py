@@ -3,6 +3,7 @@ the batch goes on (the posts the pages embed, and the seed's, are captured)."""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +19,7 @@ from tests.harness import SEED_IDS, SEED_URL, LoopThread, archive_run, make_conf
 pytestmark = pytest.mark.browser
 H = "https://hostile.example"
 HANG_TWEET = "1860000000000000990"
+STALL_TWEET = "1860000000000000991"  # its photo starts loading and never finishes
 
 
 def hostile_config(fake_platform: FakePlatform, tmp_path: Path) -> Config:
@@ -35,13 +37,17 @@ def test_hostile_batch(browser_loop: LoopThread, fake_platform: FakePlatform,
     fake_platform.tweets.put({"id": HANG_TWEET, "text": "An embed page that hangs.",
                               "page": "loop",
                               "user": {"screen_name": "Hangs", "name": "Hangs"}})
+    fake_platform.tweets.put({"id": STALL_TWEET, "text": "A photo from a stuck CDN node.",
+                              "user": {"screen_name": "Stalls", "name": "Stalls"},
+                              "media": [{"media_key": "3_1", "width": 600, "height": 400,
+                                         "url": "https://pbs.twimg.com/media/stalled-1.png"}]})
     config = hostile_config(fake_platform, tmp_path)
     rendered = ["js-loop", "dialogs", "popups", "js-download", "deep", "huge-image"]
     refused = {"big": "byte cap", "gzip-bomb": "byte cap", "endless": "too slow",
                "file.bin": "not an HTML page"}
     urls = [f"{H}/{p}" for p in [*rendered, *refused]] + [
         "https://news.example.org/loop", f"https://x.com/Hangs/status/{HANG_TWEET}",
-        SEED_URL]
+        f"https://x.com/Stalls/status/{STALL_TWEET}", SEED_URL]
     t0 = time.monotonic()
     report = archive_run(browser_loop, config, *urls)
     elapsed = time.monotonic() - t0
@@ -63,6 +69,14 @@ def test_hostile_batch(browser_loop: LoopThread, fake_platform: FakePlatform,
     assert by_id[SEED_IDS[1]].status is CaptureStatus.LIVE  # the batch went on
     hang = by_id[HANG_TWEET]
     assert hang.status is CaptureStatus.FAILED and "embed page" in (hang.reason or "")
+    # a photo that never loads: the post is captured as shown, the wait for it noted
+    stalled = by_id[STALL_TWEET]
+    assert stalled.status is CaptureStatus.LIVE, stalled.reason
+    manifest = json.loads((config.storage.data_dir / (stalled.directory or "") /
+                           "manifest.json").read_text())
+    embed = next(p for p in manifest["got"]["pages"] if p["role"] == "embed")
+    assert embed["signal"] == "rendered" and embed["screenshot"] == "element"
+    assert "images inside the post had not finished loading" in embed["notes"]
     assert all(v.ok for v in verify_selection(config, None))
     # bounded: every stage has a deadline (a generous sum, not a benchmark)
     assert elapsed < 240, elapsed

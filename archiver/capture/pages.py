@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,8 +21,24 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 from archiver.net import describe_chain, utc_now
 from archiver.platforms.base import PageSpec
 
-IMAGES_DONE = """els => els.every(el => Array.from(el.querySelectorAll('img'))
-    .every(img => img.complete))"""
+#: Resolves once the post is shown and settled: "rendered" when an element matching the
+#: post's selector is visible and every image inside such elements has loaded, and the
+#: page's fonts too (false meanwhile, so the wait goes on); "gone" when no element matches
+#: it (the unavailable notice it raced against won). One round trip where the post has
+#: settled by the time it shows, instead of one per question.
+SETTLED = """sel => {
+  const posts = Array.from(document.querySelectorAll(sel));
+  if (!posts.length) return 'gone';
+  const shown = el => { const r = el.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== 'hidden'; };
+  if (!posts.some(shown)) return false;
+  const loaded = posts.every(el => Array.from(el.querySelectorAll('img'))
+    .every(img => img.complete));
+  return loaded && document.fonts.status === 'loaded' ? 'rendered' : false;
+}"""
+#: Of the time left once the post shows, the share its images may take to load: the rest
+#: is for the screenshot, the DOM and the text (an image that never loads is noted).
+IMAGES_SHARE = 0.5
 #: A snapshot of a page taller than this is clipped (a hostile page can be endless).
 MAX_SHOT_HEIGHT = 12_000
 
@@ -85,7 +102,7 @@ async def render_page(context: BrowserContext, spec: PageSpec, timeout_s: float)
             info["tls"] = dict(await response.security_details() or {}) or None
             if info["tls"] is not None:
                 info["tls"]["chain"] = await _chain(cdp, response.url)
-        signal, detail = await _wait_signal(page, spec, remaining_ms())
+        signal, detail = await _wait_signal(page, spec, remaining_ms, notes)
         shot, kind = await _screenshot(page, spec, signal, remaining_ms, notes)
         html = await page.content()
         text = await page.inner_text("body", timeout=remaining_ms())
@@ -115,34 +132,39 @@ async def _chain(cdp: CDPSession, url: str) -> list[dict[str, Any]]:
     return describe_chain([base64.b64decode(c) for c in got.get("tableNames", [])])
 
 
-async def _wait_signal(page: Page, spec: PageSpec, timeout_ms: float) -> tuple[str, str | None]:
+async def _wait_signal(page: Page, spec: PageSpec, remaining_ms: Callable[[], float],
+                       notes: list[str]) -> tuple[str, str | None]:
+    """Wait for the post or its unavailable notice; once the post shows, for its images and
+    the fonts too (a share of the time left: they are noted, not waited for, beyond it)."""
+    timeout_ms = remaining_ms()
     try:
-        await page.wait_for_selector(f"{spec.ready}, {spec.gone}", state="visible",
-                                     timeout=timeout_ms)
+        await page.locator(f"{spec.ready}, {spec.gone}").first.wait_for(
+            state="visible", timeout=timeout_ms)
     except PlaywrightTimeout:
         return "timeout", f"neither the post nor an unavailable notice appeared within " \
                           f"{timeout_ms / 1000:.0f} s"
-    if await page.locator(spec.ready).count():
+    settled = await page.evaluate(SETTLED, spec.ready)  # mostly settled already
+    if not settled:
+        try:
+            settled = await (await page.wait_for_function(
+                SETTLED, arg=spec.ready, timeout=remaining_ms() * IMAGES_SHARE)
+            ).json_value()
+        except PlaywrightTimeout:  # the post shows; an image or a font is still loading
+            notes.append("images inside the post had not finished loading")
+            return "rendered", None
+    if settled == "rendered":
         return "rendered", None
     gone = page.locator(spec.gone).first
-    return "gone", (await gone.inner_text()).strip()[:500]
+    return "gone", (await gone.inner_text(timeout=remaining_ms())).strip()[:500]
 
 
-async def _screenshot(page: Page, spec: PageSpec, signal: str, remaining_ms: Any,
+async def _screenshot(page: Page, spec: PageSpec, signal: str,
+                      remaining_ms: Callable[[], float],
                       notes: list[str]) -> tuple[bytes, str]:
-    if signal == "rendered":
-        try:
-            await page.locator(spec.ready).first.wait_for(state="visible", timeout=remaining_ms())
-            await page.wait_for_function(
-                IMAGES_DONE, arg=await page.locator(spec.ready).element_handles(),
-                timeout=remaining_ms())
-        except PlaywrightTimeout:
-            notes.append("images inside the post had not finished loading")
-        await page.evaluate("document.fonts.ready.then(() => true)")
-        if spec.element:
-            shot = await page.locator(spec.element).first.screenshot(
-                type="png", animations="disabled", timeout=remaining_ms())
-            return shot, "element"
+    if signal == "rendered" and spec.element:
+        shot = await page.locator(spec.element).first.screenshot(
+            type="png", animations="disabled", timeout=remaining_ms())
+        return shot, "element"
     height = await page.evaluate("document.documentElement.scrollHeight")
     if isinstance(height, int | float) and height > MAX_SHOT_HEIGHT:
         notes.append(f"page is {int(height)} px tall; screenshot clipped at {MAX_SHOT_HEIGHT}")

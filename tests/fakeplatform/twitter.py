@@ -3,7 +3,8 @@
 Hosts: cdn.syndication.twimg.com (tweet-result JSON), publish.twitter.com and publish.x.com
 (oEmbed), platform.twitter.com (embed page and widgets.js), x.com (post pages),
 twitter.com / www / mobile / www.x.com (301 to x.com), pbs.twimg.com and abs.twimg.com
-(images). Rendering is in twitter_render.py; page assets live in tests/fixtures/twitter/.
+(images; pbs.twimg.com/media/stalled* starts and never finishes). Rendering is in
+twitter_render.py; page assets live in tests/fixtures/twitter/.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import html
 import json
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -205,7 +206,15 @@ def routes(platform: FakePlatform) -> dict[str, Handler]:
     def to_x(req: Request) -> Response:
         return Response.redirect("https://x.com" + req.target, 301)
 
+    def stalled() -> Iterator[bytes]:
+        """The first bytes of an image, then nothing until the server stops (a stuck CDN
+        node): the image never completes."""
+        yield media_png("/media/stalled.png")[:64]
+        platform.stopping.wait()
+
     def pbs(req: Request) -> Response:
+        if req.path.startswith("/media/stalled"):
+            return Response(200, b"", "image/png", length=100_000, stream=stalled)
         if req.path.startswith("/profile_images/"):
             body = avatar_png(req.path)
         elif req.path.startswith("/media/"):
