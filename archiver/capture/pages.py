@@ -102,6 +102,8 @@ async def render_page(context: BrowserContext, spec: PageSpec, timeout_s: float)
             info["tls"] = dict(await response.security_details() or {}) or None
             if info["tls"] is not None:
                 info["tls"]["chain"] = await _chain(cdp, response.url)
+        with contextlib.suppress(PlaywrightError):  # its events, not needed after this
+            await cdp.detach()
         signal, detail = await _wait_signal(page, spec, remaining_ms, notes)
         shot, kind = await _screenshot(page, spec, signal, remaining_ms, notes)
         html = await page.content()
