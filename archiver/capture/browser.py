@@ -30,6 +30,9 @@ import platform as pyplatform
 import re
 import shutil
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -43,7 +46,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from archiver.config import BrowserConfig, NetworkConfig
 from archiver.errors import BrowserError, ConfigError
-from archiver.store.files import process_alive
+from archiver.store.files import left_by_dead_process, process_tag
 
 #: Without these Chromium calls Google services at start, which a closed network refuses.
 QUIET_FLAGS = (
@@ -179,7 +182,7 @@ class BrowserInfo:
     os: str
 
 
-#: names of the per-session temporary directories: PREFIX + random + "." + pid
+#: names of the per-session temporary directories: PREFIX + random + "@host.pid"
 SESSION_TMP_PREFIX = "archiver-browser-"
 
 
@@ -188,11 +191,55 @@ def session_tmp() -> Path:
     process left (killed before it could remove its own) are removed first."""
     base = Path(tempfile.gettempdir())
     for stale in base.glob(f"{SESSION_TMP_PREFIX}*"):
-        pid = stale.name.rpartition(".")[2]
-        if pid.isdigit() and not process_alive(int(pid)):
+        if left_by_dead_process(stale):
             shutil.rmtree(stale, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix=SESSION_TMP_PREFIX, suffix=f".{os.getpid()}",
-                                 dir=base))
+    try:
+        return Path(tempfile.mkdtemp(prefix=SESSION_TMP_PREFIX, suffix=process_tag(),
+                                     dir=base))
+    except OSError as exc:
+        raise BrowserError(f"cannot make a temporary directory for the browser in {base}: "
+                           f"{exc.strerror or exc}") from exc
+
+
+_env_lock = threading.Lock()
+_env_users = 0
+_env_outer: dict[str, str | None] = {}
+
+
+@contextmanager
+def _driver_env(values: dict[str, str]) -> Iterator[None]:
+    """The environment set to `values` while a Playwright driver starts: the driver (and
+    the browser it launches) take the environment as it is then, the only way to give them
+    a temporary directory or a setting. Sessions starting at once in one process each get
+    theirs (the driver copies the environment before its first wait), and the last one out
+    restores the outer values."""
+    global _env_users
+    with _env_lock:
+        if _env_users == 0:
+            _env_outer.clear()
+        for key in values:
+            _env_outer.setdefault(key, os.environ.get(key))
+        _env_users += 1
+        os.environ.update(values)
+    try:
+        yield
+    finally:
+        with _env_lock:
+            _env_users -= 1
+            if _env_users == 0:
+                for key, value in _env_outer.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
+
+
+def driver_env(tmp: Path) -> dict[str, str]:
+    """What a session's driver runs with: its own temporary directory; and screenshots that
+    do not wait for web fonts (Playwright's own switch; `pages._wait_signal` waits for them
+    for a share of the time left and notes one that never loads, where Playwright's wait
+    would take the whole deadline and lose the screenshot)."""
+    return {"TMPDIR": str(tmp), "PW_TEST_SCREENSHOT_NO_FONTS_READY": "1"}
 
 
 class BrowserSession:
@@ -216,38 +263,29 @@ class BrowserSession:
         await self.close()
 
     async def start(self) -> None:
-        from importlib.metadata import version
-
         if os.environ.get(_LOOPBACK_BYPASS_ENV) and not self.network.proxy:
             raise ConfigError(f"${_LOOPBACK_BYPASS_ENV} is set: Playwright would let the "
                               "browser reach loopback addresses without the address guard; "
                               "unset it")
-        self._pw_cm = async_playwright()
         self._tmp = session_tmp()
-        # the driver (and the browser it starts) inherit the environment as it is when the
-        # driver starts: the only way to give them a temporary directory
-        saved = os.environ.get("TMPDIR")
-        os.environ["TMPDIR"] = str(self._tmp)
         try:
-            self._pw = await self._pw_cm.__aenter__()
+            await self._start()
         except BaseException:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-            self._tmp = None
+            await self.close()  # the driver, the browser and the directory, as far as begun
             raise
-        finally:
-            if saved is None:
-                os.environ.pop("TMPDIR", None)
-            else:
-                os.environ["TMPDIR"] = saved
+
+    async def _start(self) -> None:
+        from importlib.metadata import version
+
+        assert self._tmp is not None
+        self._pw_cm = async_playwright()
+        with _driver_env(driver_env(self._tmp)):
+            self._pw = await self._pw_cm.__aenter__()
         try:
             own = self._pw.chromium.executable_path
         except PlaywrightError:
             own = None
-        try:
-            executable, source = find_browser(self.config, own)
-        except BrowserError:
-            await self.close()  # the driver, and its temporary directory
-            raise
+        executable, source = find_browser(self.config, own)
         proxy = {"server": self.network.proxy} if self.network.proxy else None
         try:
             self._browser = await self._pw.chromium.launch(
@@ -255,7 +293,6 @@ class BrowserSession:
                 args=launch_args(self.config, self.network),
                 proxy=proxy)  # type: ignore[arg-type]
         except PlaywrightError as exc:
-            await self.close()
             raise BrowserError(f"cannot start {executable}: {str(exc).splitlines()[0]}") from exc
         page = await self._browser.new_page()
         agent = str(await page.evaluate("navigator.userAgent"))

@@ -16,6 +16,8 @@ import json
 import os
 import re
 import shutil
+import socket
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,7 +86,7 @@ def _fsync_dir(path: Path) -> None:
 def scratch(data_dir: Path, ident: str) -> Iterator[Path]:
     """A private directory under `<data_dir>/.staging/` for files on their way into a
     capture, removed on the way out; one a killed process left goes with `clean_staging`."""
-    path = data_dir / STAGING / f"{ident}.{os.getpid()}"
+    path = data_dir / STAGING / f"{ident}{process_tag()}"
     try:
         path.mkdir(parents=True, exist_ok=False)
     except OSError as exc:
@@ -101,7 +103,7 @@ class EvidenceDir:
     def __init__(self, data_dir: Path, final_relpath: Path, ident: str) -> None:
         self.data_dir = data_dir
         self.final_relpath = final_relpath
-        self.staging = data_dir / STAGING / f"{ident}.{os.getpid()}"
+        self.staging = data_dir / STAGING / f"{ident}{process_tag()}"
         self.artifacts: list[Artifact] = []
         self.committed = False
 
@@ -171,20 +173,43 @@ class EvidenceDir:
 
 
 def clean_staging(data_dir: Path) -> list[str]:
-    """Remove staging directories whose owning process is gone; return their names."""
+    """Remove staging directories that no running process owns; return their names."""
     removed: list[str] = []
     root = data_dir / STAGING
     if not root.is_dir():
         return removed
     for entry in root.iterdir():
-        _, _, pid = entry.name.rpartition(".")
-        if pid.isdigit() and process_alive(int(pid)) and int(pid) != os.getpid():
-            continue
-        if pid.isdigit() and int(pid) == os.getpid():
-            continue
+        if entry.name.rpartition(".")[2].isdigit() and not left_by_dead_process(entry):
+            continue  # a live process's (names without a process tag are nobody's)
         shutil.rmtree(entry, ignore_errors=True)
         removed.append(entry.name)
     return removed
+
+
+#: how long another machine's files in a shared directory are left alone: we cannot ask
+#: whether its process runs (as `index.owner_alive` waits for another host's captures)
+FOREIGN_STALE_S = 6 * 3600
+
+
+def process_tag() -> str:
+    """The end of the names of files this process owns until it exits: "@host.pid"."""
+    return f"@{socket.gethostname()}.{os.getpid()}"
+
+
+def left_by_dead_process(path: Path) -> bool:
+    """Whether `path`, named with a `process_tag` (or an older ".pid"), is a process's that
+    has ended: on this host, one not running; on another host sharing the directory, one
+    that has not touched it for `FOREIGN_STALE_S` (its process numbers are not ours)."""
+    rest, _, pid = path.name.rpartition(".")
+    if not pid.isdigit():
+        return False
+    _, at, host = rest.rpartition("@")
+    if at and host != socket.gethostname():
+        try:
+            return time.time() - path.stat().st_mtime > FOREIGN_STALE_S
+        except OSError:
+            return False
+    return int(pid) != os.getpid() and not process_alive(int(pid))
 
 
 def process_alive(pid: int) -> bool:

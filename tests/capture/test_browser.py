@@ -1,4 +1,6 @@
+import asyncio
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -6,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from archiver.capture import browser as browser_module
 from archiver.capture.browser import (
     SESSION_TMP_PREFIX,
+    BrowserSession,
+    _driver_env,
     find_browser,
     launch_args,
     resolver_rules,
@@ -16,6 +21,7 @@ from archiver.capture.browser import (
 )
 from archiver.config import BrowserConfig, NetworkConfig
 from archiver.errors import BrowserError, ConfigError
+from archiver.store.files import process_tag
 
 
 def test_configured_browser_comes_first(tmp_path: Path) -> None:
@@ -105,14 +111,60 @@ def test_session_tmp_removes_what_dead_processes_left(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
-    dead = tmp_path / f"{SESSION_TMP_PREFIX}abc.{gone.stdout.strip()}"
+                          capture_output=True, text=True, check=True).stdout.strip()
+    dead = tmp_path / f"{SESSION_TMP_PREFIX}abc@{socket.gethostname()}.{gone}"
     (dead / "playwright_chromiumdev_profile-x").mkdir(parents=True)
-    live = tmp_path / f"{SESSION_TMP_PREFIX}def.{os.getpid()}"
+    live = tmp_path / f"{SESSION_TMP_PREFIX}def{process_tag()}"
     live.mkdir()
+    # a /tmp shared with another machine or container: its numbers are not our processes
+    elsewhere = tmp_path / f"{SESSION_TMP_PREFIX}ghi@another-box.{gone}"
+    elsewhere.mkdir()
     foreign = tmp_path / "playwright_chromiumdev_profile-y"  # not ours to judge
     foreign.mkdir()
     made = session_tmp()
-    assert made.parent == tmp_path and made.name.endswith(f".{os.getpid()}")
+    assert made.parent == tmp_path and made.name.endswith(process_tag())
     assert made.is_dir() and not dead.exists()
-    assert live.is_dir() and foreign.is_dir()
+    assert live.is_dir() and foreign.is_dir() and elsewhere.is_dir()
+
+
+def test_session_tmp_that_cannot_be_made_is_a_browser_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    with pytest.raises(BrowserError, match="temporary directory for the browser"):
+        session_tmp()
+
+
+def test_sessions_starting_at_once_leave_the_environment_as_it_was(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two sessions of one process overlap while their drivers start; the first to finish
+    must not put back the value the second found (the first's directory, soon deleted)."""
+    monkeypatch.setenv("TMPDIR", "/outer")
+    first = _driver_env({"TMPDIR": str(tmp_path / "a")})
+    second = _driver_env({"TMPDIR": str(tmp_path / "b")})
+    first.__enter__()
+    assert os.environ["TMPDIR"] == str(tmp_path / "a")
+    second.__enter__()
+    assert os.environ["TMPDIR"] == str(tmp_path / "b")
+    first.__exit__(None, None, None)
+    second.__exit__(None, None, None)
+    assert os.environ["TMPDIR"] == "/outer"
+    monkeypatch.delenv("TMPDIR")
+    with _driver_env({"TMPDIR": str(tmp_path / "c"), "PW_TEST_SCREENSHOT_NO_FONTS_READY": "1"}):
+        assert os.environ["TMPDIR"] == str(tmp_path / "c")
+    assert "TMPDIR" not in os.environ and "PW_TEST_SCREENSHOT_NO_FONTS_READY" not in os.environ
+
+
+def test_a_start_that_fails_after_the_driver_started_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv("TMPDIR", raising=False)
+
+    def broken(*_: object) -> list[str]:
+        raise RuntimeError("launch arguments broke")
+    monkeypatch.setattr(browser_module, "launch_args", broken)
+    session = BrowserSession(BrowserConfig(), NetworkConfig())
+    with pytest.raises(RuntimeError, match="launch arguments broke"):
+        asyncio.run(session.start())
+    assert not session.alive and session._pw_cm is None  # the driver was stopped
+    assert not list(tmp_path.glob(f"{SESSION_TMP_PREFIX}*"))
+    assert "TMPDIR" not in os.environ

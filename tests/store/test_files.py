@@ -1,11 +1,21 @@
 import os
+import socket
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from archiver.errors import StoreError
-from archiver.store.files import STAGING, EvidenceDir, clean_staging, safe_segments
+from archiver.store.files import (
+    FOREIGN_STALE_S,
+    STAGING,
+    EvidenceDir,
+    clean_staging,
+    process_tag,
+    safe_segments,
+)
 
 
 def test_commit_moves_a_complete_directory_into_place(tmp_path: Path) -> None:
@@ -50,14 +60,34 @@ def test_artifact_names_cannot_escape_or_clobber(tmp_path: Path, name: str) -> N
         ev.write(name, b"x", "text/plain", "text")
 
 
+def _dead_pid() -> int:
+    return int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True).stdout)
+
+
 def test_staging_of_dead_processes_is_cleaned(tmp_path: Path) -> None:
     staging = tmp_path / STAGING
-    dead = staging / "deadbeef.999999999"
-    mine = staging / f"cafe.{os.getpid()}"
-    dead.mkdir(parents=True)
-    mine.mkdir()
-    assert clean_staging(tmp_path) == ["deadbeef.999999999"]
-    assert mine.exists() and not dead.exists()
+    here = socket.gethostname()
+    dead = staging / f"deadbeef@{here}.{_dead_pid()}"
+    dead_old_name = staging / f"0ld.{_dead_pid()}"  # named before names held the host
+    mine = staging / f"cafe{process_tag()}"
+    for d in (dead, dead_old_name, mine):
+        d.mkdir(parents=True)
+    assert sorted(clean_staging(tmp_path)) == sorted([dead.name, dead_old_name.name])
+    assert mine.exists() and not dead.exists() and not dead_old_name.exists()
+
+
+def test_staging_of_another_host_is_left_until_stale(tmp_path: Path) -> None:
+    """A data directory shared by machines: their process numbers mean nothing here."""
+    staging = tmp_path / STAGING
+    busy = staging / f"a1@other-host.example.{_dead_pid()}"
+    stale = staging / f"b2@other-host.example.{_dead_pid()}"
+    busy.mkdir(parents=True)
+    stale.mkdir()
+    then = time.time() - FOREIGN_STALE_S - 60
+    os.utime(stale, (then, then))
+    assert clean_staging(tmp_path) == [stale.name]
+    assert busy.exists()
 
 
 def test_safe_segments() -> None:
