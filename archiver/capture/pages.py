@@ -1,7 +1,8 @@
 """Load one page in a browser context and snapshot it once it shows a concrete signal.
 
-No fixed sleeps: we wait for the platform's "post rendered" or "post gone" selector, then
-for the images inside the post, each wait capped by the page's own deadline.
+No fixed sleeps: we wait for the platform's "post rendered" or "post gone" selector, then,
+once the post shows, for its images and the page's fonts, for a share of the time left
+(what has not loaded by then is noted, and the post is captured as it shows).
 """
 
 from __future__ import annotations
@@ -23,22 +24,31 @@ from archiver.platforms.base import PageSpec
 
 #: Resolves once the post is shown and settled: "rendered" when an element matching the
 #: post's selector is visible and every image inside such elements has loaded, and the
-#: page's fonts too (false meanwhile, so the wait goes on); "gone" when no element matches
-#: it (the unavailable notice it raced against won). One round trip where the post has
-#: settled by the time it shows, instead of one per question.
+#: page's fonts too (false meanwhile, so the wait goes on); "hidden" when no such element
+#: is visible in the document (the unavailable notice may be what showed, or the post is
+#: where this cannot look, as in a shadow root: Playwright's locators decide). One round
+#: trip where the post has settled by the time it shows, instead of one per question.
 SETTLED = """sel => {
-  const posts = Array.from(document.querySelectorAll(sel));
-  if (!posts.length) return 'gone';
   const shown = el => { const r = el.getBoundingClientRect();
     return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== 'hidden'; };
-  if (!posts.some(shown)) return false;
+  const posts = Array.from(document.querySelectorAll(sel)).filter(shown);
+  if (!posts.length) return 'hidden';
   const loaded = posts.every(el => Array.from(el.querySelectorAll('img'))
     .every(img => img.complete));
   return loaded && document.fonts.status === 'loaded' ? 'rendered' : false;
 }"""
+#: What a post that did not settle in time was still loading: {images, of, fonts}.
+UNSETTLED = """sel => {
+  const imgs = Array.from(document.querySelectorAll(sel))
+    .flatMap(el => Array.from(el.querySelectorAll('img')));
+  return {images: imgs.filter(img => !img.complete).length, of: imgs.length,
+          fonts: document.fonts.status !== 'loaded'};
+}"""
 #: Of the time left once the post shows, the share its images may take to load: the rest
 #: is for the screenshot, the DOM and the text (an image that never loads is noted).
 IMAGES_SHARE = 0.5
+#: How often a page may swap the post and its notice while we look before we give up.
+SWAPS = 3
 #: A snapshot of a page taller than this is clipped (a hostile page can be endless).
 MAX_SHOT_HEIGHT = 12_000
 
@@ -138,33 +148,54 @@ async def _wait_signal(page: Page, spec: PageSpec, remaining_ms: Callable[[], fl
                        notes: list[str]) -> tuple[str, str | None]:
     """Wait for the post or its unavailable notice; once the post shows, for its images and
     the fonts too (a share of the time left: they are noted, not waited for, beyond it)."""
-    timeout_ms = remaining_ms()
-    try:
-        await page.locator(f"{spec.ready}, {spec.gone}").first.wait_for(
-            state="visible", timeout=timeout_ms)
-    except PlaywrightTimeout:
-        return "timeout", f"neither the post nor an unavailable notice appeared within " \
-                          f"{timeout_ms / 1000:.0f} s"
-    settled = await page.evaluate(SETTLED, spec.ready)  # mostly settled already
-    if not settled:
+    either = page.locator(f"{spec.ready}, {spec.gone}").filter(visible=True).first
+    for _ in range(SWAPS):
+        timeout_ms = remaining_ms()
         try:
-            settled = await (await page.wait_for_function(
-                SETTLED, arg=spec.ready, timeout=remaining_ms() * IMAGES_SHARE)
-            ).json_value()
-        except PlaywrightTimeout:  # the post shows; an image or a font is still loading
-            notes.append("images inside the post had not finished loading")
+            await either.wait_for(state="visible", timeout=timeout_ms)
+        except PlaywrightTimeout:
+            return "timeout", f"neither the post nor an unavailable notice appeared " \
+                              f"within {timeout_ms / 1000:.0f} s"
+        settled = await page.evaluate(SETTLED, spec.ready)  # mostly settled already
+        if settled is False:  # the post shows; its images or the fonts are still loading
+            try:
+                settled = await (await page.wait_for_function(
+                    SETTLED, arg=spec.ready, timeout=remaining_ms() * IMAGES_SHARE)
+                ).json_value()
+            except PlaywrightTimeout:
+                notes.append(await _unsettled(page, spec))
+                return "rendered", None
+        if settled == "rendered":
             return "rendered", None
-    if settled == "rendered":
-        return "rendered", None
-    gone = page.locator(spec.gone).first
-    return "gone", (await gone.inner_text(timeout=remaining_ms())).strip()[:500]
+        gone = page.locator(spec.gone).filter(visible=True).first
+        if await gone.count():
+            return "gone", (await gone.inner_text(timeout=remaining_ms())).strip()[:500]
+        if await page.locator(spec.ready).filter(visible=True).count():
+            return "rendered", None  # where the check cannot look (a shadow root)
+        # neither shows any more: the page replaced one with the other; look again
+    return "timeout", "the post and its unavailable notice kept replacing each other"
+
+
+async def _unsettled(page: Page, spec: PageSpec) -> str:
+    """The note for a post captured before it settled: what it was still loading."""
+    try:
+        state = await page.evaluate(UNSETTLED, spec.ready)
+    except PlaywrightError:
+        return "the post had not finished loading"
+    parts = []
+    if state.get("images"):
+        parts.append(f"images inside the post had not finished loading "
+                     f"({state['images']} of {state['of']})")
+    if state.get("fonts"):
+        parts.append("the page's fonts had not finished loading")
+    return "; ".join(parts) or "the post had not finished loading"
 
 
 async def _screenshot(page: Page, spec: PageSpec, signal: str,
                       remaining_ms: Callable[[], float],
                       notes: list[str]) -> tuple[bytes, str]:
     if signal == "rendered" and spec.element:
-        shot = await page.locator(spec.element).first.screenshot(
+        shot = await page.locator(spec.element).filter(visible=True).first.screenshot(
             type="png", animations="disabled", timeout=remaining_ms())
         return shot, "element"
     height = await page.evaluate("document.documentElement.scrollHeight")
