@@ -351,7 +351,9 @@ class Index:
 
     # -- captures ------------------------------------------------------------------------
     # Captures begin and finish once per post of every run, on the capture loop: plain
-    # statements, not ORM objects (a third of the cost; bench/throughput.py's python s/emb).
+    # statements, not ORM objects (a third less CPU; bench/throughput.py's python s/emb).
+    # They pass by the session's objects: read no PostRow or CaptureRow through the ORM
+    # after them in the same session.
     def begin_capture(self, capture_id: str, ref: PostRef, run_id: str, started_at: str,
                       directory: str) -> None:
         """Note a capture in flight and where its directory will be; `finish_capture` or

@@ -327,3 +327,88 @@ def test_time_bounds_of_the_author_query() -> None:
             assert "not a date" in str(exc)
         else:
             raise AssertionError(bad)
+
+
+def test_finishing_captures_keeps_the_post_and_its_captures_in_step(tmp_path: Path) -> None:
+    """Failures back off, an interruption is due again at once, a completed capture resets
+    the failures and is compared with the previous completed one, and an author learned
+    from the platform's data reaches the post's earlier captures."""
+    from datetime import UTC, datetime
+
+    from archiver.models import Artifact, PostData
+    from archiver.recapture import Policy, classify
+    from archiver.store.index import iso
+    from archiver.store.schema import ArtifactRow
+
+    index = make_index(tmp_path)
+    anon = PostRef("twitter", "77", "https://x.com/i/status/77", None)
+
+    def finish(cid: str, status: CaptureStatus, text: str | None = None,
+               author: str | None = None, artifacts: tuple[Artifact, ...] = (),
+               begin: bool = True, interrupted: bool = False) -> object:
+        started = f"2026-03-0{cid[-1]}T00:00:00Z"
+        if begin:
+            index.begin_capture(cid, anon, "run", started, f"captures/{cid}")
+        data = PostData(status, text=text, author=author) if text or author else None
+        return index.finish_capture(CaptureResult(
+            cid, anon, status, None if status.completed else "boom", started, started,
+            f"captures/{cid}" if status.completed else None,
+            "0" * 64 if status.completed else None, artifacts=artifacts, data=data),
+            "run", interrupted=interrupted)
+
+    def post() -> PostRow:
+        with index.session() as s:
+            row = s.query(PostRow).filter_by(post_id="77").one()
+            s.expunge(row)
+            return row
+
+    def rows() -> dict[str, CaptureRow]:
+        with index.session() as s:
+            found = {r.id: r for r in s.query(CaptureRow).all()}
+            for r in found.values():
+                s.expunge(r)
+            return found
+
+    def near(when: str | None, expected: datetime) -> bool:
+        return when is not None and abs((datetime.fromisoformat(when.replace("Z", "+00:00"))
+                                         - expected).total_seconds()) < 60
+
+    policy = Policy()
+    assert finish("c1", CaptureStatus.FAILED) is None
+    assert (post().failures, post().last_status) == (1, "failed")
+    assert near(post().next_check, policy.next_after_failure(1, datetime.now(UTC)))
+    assert finish("c2", CaptureStatus.FAILED) is None
+    assert post().failures == 2
+    assert near(post().next_check, policy.next_after_failure(2, datetime.now(UTC)))
+    assert rows()["c2"].owner is None and rows()["c2"].reason == "boom"
+
+    shots = (Artifact("a.png", "1" * 64, 10, "image/png", "screenshot"),
+             Artifact("b.json", "2" * 64, 5, "application/json", "data"))
+    first = finish("c3", CaptureStatus.LIVE, text="hello", author="Jack", artifacts=shots)
+    assert first is not None and first.previous_id is None
+    assert first.change == classify(None, "live", "hello")
+    now = post()
+    assert (now.failures, now.last_status, now.author, now.state) == (0, "live", "Jack",
+                                                                       first.state)
+    assert all(r.author == "Jack" for r in rows().values())  # c1 and c2 learned it too
+    assert rows()["c3"].change == first.change and rows()["c3"].text == "hello"
+    with index.session() as s:
+        stored = sorted((a.name, a.size, a.role) for a in
+                        s.query(ArtifactRow).filter_by(capture_id="c3"))
+    assert stored == [("a.png", 10, "screenshot"), ("b.json", 5, "data")]
+
+    # interrupted at its very start: closed without having begun, due again now
+    assert finish("c4", CaptureStatus.FAILED, begin=False, interrupted=True) is None
+    assert rows()["c4"].status == "failed" and rows()["c4"].author == "Jack"
+    assert (post().failures, post().last_status) == (0, "live")
+    assert near(post().next_check, datetime.now(UTC))
+
+    later = finish("c5", CaptureStatus.DELETED)
+    assert later is not None
+    assert (later.previous_id, later.previous_status, later.previous_text) == ("c3", "live",
+                                                                              "hello")
+    assert later.change == classify(("live", "hello"), "deleted", None)
+    assert rows()["c5"].change == later.change and post().state == later.state
+    assert post().last_status == "deleted" and post().last_captured == "2026-03-05T00:00:00Z"
+    assert iso(datetime(2026, 3, 5, tzinfo=UTC)) <= (post().next_check or "")
+    index.close()
