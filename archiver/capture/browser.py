@@ -22,6 +22,7 @@ own there (`archiver-browser-*.<pid>`), and removes any a killed process left be
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import hashlib
@@ -31,8 +32,7 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -191,7 +191,8 @@ def session_tmp() -> Path:
     process left (killed before it could remove its own) are removed first."""
     base = Path(tempfile.gettempdir())
     for stale in base.glob(f"{SESSION_TMP_PREFIX}*"):
-        if left_by_dead_process(stale):
+        # another host's (a shared /tmp) is its own to clean: a session lives for days
+        if left_by_dead_process(stale, foreign_after=None):
             shutil.rmtree(stale, ignore_errors=True)
     try:
         return Path(tempfile.mkdtemp(prefix=SESSION_TMP_PREFIX, suffix=process_tag(),
@@ -202,36 +203,30 @@ def session_tmp() -> Path:
 
 
 _env_lock = threading.Lock()
-_env_users = 0
-_env_outer: dict[str, str | None] = {}
 
 
-@contextmanager
-def _driver_env(values: dict[str, str]) -> Iterator[None]:
+@contextlib.asynccontextmanager
+async def _driver_env(values: dict[str, str]) -> AsyncIterator[None]:
     """The environment set to `values` while a Playwright driver starts: the driver (and
-    the browser it launches) take the environment as it is then, the only way to give them
-    a temporary directory or a setting. Sessions starting at once in one process each get
-    theirs (the driver copies the environment before its first wait), and the last one out
-    restores the outer values."""
-    global _env_users
-    with _env_lock:
-        if _env_users == 0:
-            _env_outer.clear()
-        for key in values:
-            _env_outer.setdefault(key, os.environ.get(key))
-        _env_users += 1
-        os.environ.update(values)
+    the browser it launches) take the environment as it is when its process starts, the
+    only way to give them a temporary directory or a setting. That happens in a task of
+    Playwright's after a wait, so drivers start one at a time in this process (sessions
+    on other threads' loops too), and the outer values come back after each."""
+    while not _env_lock.acquire(blocking=False):  # never blocks the loop; cancellable
+        await asyncio.sleep(0.005)
     try:
-        yield
+        outer = {key: os.environ.get(key) for key in values}
+        try:
+            os.environ.update(values)
+            yield
+        finally:
+            for key, value in outer.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
     finally:
-        with _env_lock:
-            _env_users -= 1
-            if _env_users == 0:
-                for key, value in _env_outer.items():
-                    if value is None:
-                        os.environ.pop(key, None)
-                    else:
-                        os.environ[key] = value
+        _env_lock.release()
 
 
 def driver_env(tmp: Path) -> dict[str, str]:
@@ -279,7 +274,7 @@ class BrowserSession:
 
         assert self._tmp is not None
         self._pw_cm = async_playwright()
-        with _driver_env(driver_env(self._tmp)):
+        async with _driver_env(driver_env(self._tmp)):
             self._pw = await self._pw_cm.__aenter__()
         try:
             own = self._pw.chromium.executable_path

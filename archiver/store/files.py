@@ -191,22 +191,30 @@ def clean_staging(data_dir: Path) -> list[str]:
 FOREIGN_STALE_S = 6 * 3600
 
 
+def _host() -> str:
+    """This machine's name as it can stand in a file name (no "@", "/" ...)."""
+    return re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "_"
+
+
 def process_tag() -> str:
     """The end of the names of files this process owns until it exits: "@host.pid"."""
-    return f"@{socket.gethostname()}.{os.getpid()}"
+    return f"@{_host()}.{os.getpid()}"
 
 
-def left_by_dead_process(path: Path) -> bool:
+def left_by_dead_process(path: Path, foreign_after: float | None = FOREIGN_STALE_S) -> bool:
     """Whether `path`, named with a `process_tag` (or an older ".pid"), is a process's that
     has ended: on this host, one not running; on another host sharing the directory, one
-    that has not touched it for `FOREIGN_STALE_S` (its process numbers are not ours)."""
+    that has not touched it for `foreign_after` seconds (its process numbers are not ours;
+    None: never judged here, its own host cleans it)."""
     rest, _, pid = path.name.rpartition(".")
     if not pid.isdigit():
         return False
     _, at, host = rest.rpartition("@")
-    if at and host != socket.gethostname():
+    if at and host != _host():
+        if foreign_after is None:
+            return False
         try:
-            return time.time() - path.stat().st_mtime > FOREIGN_STALE_S
+            return time.time() - path.stat().st_mtime > foreign_after
         except OSError:
             return False
     return int(pid) != os.getpid() and not process_alive(int(pid))

@@ -4,6 +4,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,8 @@ def test_session_tmp_removes_what_dead_processes_left(tmp_path: Path,
     # a /tmp shared with another machine or container: its numbers are not our processes
     elsewhere = tmp_path / f"{SESSION_TMP_PREFIX}ghi@another-box.{gone}"
     elsewhere.mkdir()
+    long_ago = time.time() - 86400  # its session may run for days: its host cleans it
+    os.utime(elsewhere, (long_ago, long_ago))
     foreign = tmp_path / "playwright_chromiumdev_profile-y"  # not ours to judge
     foreign.mkdir()
     made = session_tmp()
@@ -134,24 +137,28 @@ def test_session_tmp_that_cannot_be_made_is_a_browser_error(
         session_tmp()
 
 
-def test_sessions_starting_at_once_leave_the_environment_as_it_was(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two sessions of one process overlap while their drivers start; the first to finish
-    must not put back the value the second found (the first's directory, soon deleted)."""
+def test_drivers_starting_at_once_each_get_their_own_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Playwright starts the driver process in a task of its own, after a wait: two
+    sessions starting at once must not both hand the second's directory to their drivers
+    (closing the second would delete the first's live profile)."""
     monkeypatch.setenv("TMPDIR", "/outer")
-    first = _driver_env({"TMPDIR": str(tmp_path / "a")})
-    second = _driver_env({"TMPDIR": str(tmp_path / "b")})
-    first.__enter__()
-    assert os.environ["TMPDIR"] == str(tmp_path / "a")
-    second.__enter__()
-    assert os.environ["TMPDIR"] == str(tmp_path / "b")
-    first.__exit__(None, None, None)
-    second.__exit__(None, None, None)
+    monkeypatch.delenv("PW_TEST_SCREENSHOT_NO_FONTS_READY", raising=False)
+    seen: dict[str, str] = {}
+
+    async def start(name: str) -> None:
+        async with _driver_env({"TMPDIR": name, "PW_TEST_SCREENSHOT_NO_FONTS_READY": "1"}):
+            async def spawn() -> None:  # as Playwright's transport does
+                await asyncio.sleep(0.01)
+                seen[name] = os.environ["TMPDIR"]
+            await asyncio.create_task(spawn())
+
+    async def both() -> None:
+        await asyncio.gather(start("/a"), start("/b"))
+    asyncio.run(both())
+    assert seen == {"/a": "/a", "/b": "/b"}
     assert os.environ["TMPDIR"] == "/outer"
-    monkeypatch.delenv("TMPDIR")
-    with _driver_env({"TMPDIR": str(tmp_path / "c"), "PW_TEST_SCREENSHOT_NO_FONTS_READY": "1"}):
-        assert os.environ["TMPDIR"] == str(tmp_path / "c")
-    assert "TMPDIR" not in os.environ and "PW_TEST_SCREENSHOT_NO_FONTS_READY" not in os.environ
+    assert "PW_TEST_SCREENSHOT_NO_FONTS_READY" not in os.environ
 
 
 def test_a_start_that_fails_after_the_driver_started_leaves_nothing(

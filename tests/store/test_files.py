@@ -1,4 +1,5 @@
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -67,7 +68,7 @@ def _dead_pid() -> int:
 
 def test_staging_of_dead_processes_is_cleaned(tmp_path: Path) -> None:
     staging = tmp_path / STAGING
-    here = socket.gethostname()
+    here = re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname())
     dead = staging / f"deadbeef@{here}.{_dead_pid()}"
     dead_old_name = staging / f"0ld.{_dead_pid()}"  # named before names held the host
     mine = staging / f"cafe{process_tag()}"
@@ -94,3 +95,13 @@ def test_safe_segments() -> None:
     assert safe_segments("channel/123") == ["channel", "123"]
     assert safe_segments("../../etc") == ["_", "_", "etc"]
     assert safe_segments("a b?c") == ["a_b_c"]
+
+
+def test_a_host_name_that_cannot_stand_in_a_file_name_is_made_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket, "gethostname", lambda: "lab/box@2")
+    assert process_tag() == f"@lab_box_2.{os.getpid()}"
+    staging = tmp_path / STAGING
+    dead = staging / f"x@lab_box_2.{_dead_pid()}"  # ours: judged by its process number
+    dead.mkdir(parents=True)
+    assert clean_staging(tmp_path) == [dead.name]
