@@ -97,7 +97,8 @@ async def fetch_article(http: Http, index: Index, config: Config, url: str,
         except FetchError as exc:
             notes.append(f"not rendered: {exc}")
         else:
-            limit = config.capture.article_timeout + config.capture.article_settle
+            # load, network quiet, fonts (render_article's waits), then the snapshot
+            limit = config.capture.article_timeout + 2 * config.capture.article_settle
             try:
                 guard = BrowserGuard.for_network(http.resolver, config.network)
                 rendered = await asyncio.wait_for(render_article(

@@ -104,10 +104,10 @@ class CaptureConfig:
     #: also load the article in Chromium: embeds that scripts inject are found, and the
     #: rendered DOM and a screenshot of the article are kept with its response
     render_article: bool = True
-    #: seconds the article may take to load in the browser
+    #: seconds the article may take to load in the browser (then taken as it is, noted)
     article_timeout: float = 20.0
-    #: after the load event, wait at most this long for the network to go quiet, so that
-    #: embed scripts have run
+    #: after the load, wait at most this long for the network to go quiet, so that embed
+    #: scripts have run; then at most as long again for the web fonts
     article_settle: float = 5.0
 
 

@@ -42,7 +42,8 @@ def test_hostile_batch(browser_loop: LoopThread, fake_platform: FakePlatform,
                               "media": [{"media_key": "3_1", "width": 600, "height": 400,
                                          "url": "https://pbs.twimg.com/media/stalled-1.png"}]})
     config = hostile_config(fake_platform, tmp_path)
-    rendered = ["js-loop", "dialogs", "popups", "js-download", "deep", "huge-image"]
+    rendered = ["js-loop", "dialogs", "popups", "js-download", "deep", "huge-image",
+                "stalled-font"]
     refused = {"big": "byte cap", "gzip-bomb": "byte cap", "endless": "too slow",
                "file.bin": "not an HTML page"}
     urls = [f"{H}/{p}" for p in [*rendered, *refused]] + [
@@ -59,6 +60,11 @@ def test_hostile_batch(browser_loop: LoopThread, fake_platform: FakePlatform,
     loop_notes = " ".join(outcomes["js-loop"].notes)
     assert "rendered-DOM pass failed" in loop_notes or "not rendered" in loop_notes, \
         outcomes["js-loop"].notes
+    # screenshots do not wait for fonts: the article waits its settle time, then notes it
+    font = json.loads((config.storage.data_dir / (outcomes["stalled-font"].directory or "")
+                       / "manifest.json").read_text())["got"]["pages"][0]
+    assert font["signal"] == "rendered" and font["screenshot"] == "full", font
+    assert "the page's fonts had not finished loading" in font["notes"], font["notes"]
     for name, reason in refused.items():
         assert outcomes[name].status == "failed", name
         assert reason in (outcomes[name].error or ""), (name, outcomes[name].error)

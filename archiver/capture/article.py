@@ -17,7 +17,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from archiver.capture.browser import BrowserSession
 from archiver.capture.guard import BrowserGuard
-from archiver.capture.pages import MAX_SHOT_HEIGHT, PageResult
+from archiver.capture.pages import MAX_SHOT_HEIGHT, PageResult, wait_for_fonts
 from archiver.errors import BrowserError
 from archiver.net import utc_now
 
@@ -38,11 +38,18 @@ async def render_article(browser: BrowserSession, url: str, timeout_s: float,
     try:
         page = await context.new_page()
         page.on("dialog", lambda dialog: dialog.dismiss())
-        response = await page.goto(url, wait_until="load", timeout=timeout_s * 1000)
+        response = await page.goto(url, wait_until="domcontentloaded",
+                                   timeout=timeout_s * 1000)
+        try:  # a resource that never finishes (a stalled font, a tracker) holds "load" off
+            await page.wait_for_load_state(
+                "load", timeout=max(1.0, t0 + timeout_s - time.monotonic()) * 1000)
+        except PlaywrightTimeout:
+            notes.append(f"page still loading after {timeout_s:.0f} s; taken as it was")
         try:
             await page.wait_for_load_state("networkidle", timeout=settle_s * 1000)
         except PlaywrightTimeout:
             notes.append(f"network still busy after {settle_s:.0f} s; DOM taken as it was")
+        await wait_for_fonts(page, settle_s * 1000, notes)
         height = await page.evaluate("document.documentElement.scrollHeight")
         clip = None
         if isinstance(height, int | float) and height > MAX_SHOT_HEIGHT:

@@ -37,9 +37,12 @@ SETTLED = """sel => {
     .every(img => img.complete));
   return loaded && document.fonts.status === 'loaded' ? 'rendered' : false;
 }"""
-#: What a post that did not settle in time was still loading: {images, of, fonts}.
+#: What a post that did not settle in time was still loading: {images, of, fonts} (the
+#: images of the visible posts, as SETTLED counts them).
 UNSETTLED = """sel => {
-  const imgs = Array.from(document.querySelectorAll(sel))
+  const shown = el => { const r = el.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== 'hidden'; };
+  const imgs = Array.from(document.querySelectorAll(sel)).filter(shown)
     .flatMap(el => Array.from(el.querySelectorAll('img')));
   return {images: imgs.filter(img => !img.complete).length, of: imgs.length,
           fonts: document.fonts.status !== 'loaded'};
@@ -49,6 +52,7 @@ UNSETTLED = """sel => {
 IMAGES_SHARE = 0.5
 #: How often a page may swap the post and its notice while we look before we give up.
 SWAPS = 3
+FONTS_NOTE = "the page's fonts had not finished loading"
 #: A snapshot of a page taller than this is clipped (a hostile page can be endless).
 MAX_SHOT_HEIGHT = 12_000
 
@@ -149,13 +153,13 @@ async def _wait_signal(page: Page, spec: PageSpec, remaining_ms: Callable[[], fl
     """Wait for the post or its unavailable notice; once the post shows, for its images and
     the fonts too (a share of the time left: they are noted, not waited for, beyond it)."""
     either = page.locator(f"{spec.ready}, {spec.gone}").filter(visible=True).first
+    total_ms = remaining_ms()
     for _ in range(SWAPS):
-        timeout_ms = remaining_ms()
         try:
-            await either.wait_for(state="visible", timeout=timeout_ms)
+            await either.wait_for(state="visible", timeout=remaining_ms())
         except PlaywrightTimeout:
             return "timeout", f"neither the post nor an unavailable notice appeared " \
-                              f"within {timeout_ms / 1000:.0f} s"
+                              f"within {total_ms / 1000:.0f} s"
         settled = await page.evaluate(SETTLED, spec.ready)  # mostly settled already
         if settled is False:  # the post shows; its images or the fonts are still loading
             try:
@@ -171,9 +175,21 @@ async def _wait_signal(page: Page, spec: PageSpec, remaining_ms: Callable[[], fl
         if await gone.count():
             return "gone", (await gone.inner_text(timeout=remaining_ms())).strip()[:500]
         if await page.locator(spec.ready).filter(visible=True).count():
-            return "rendered", None  # where the check cannot look (a shadow root)
+            # where the check cannot look (a shadow root): the fonts at least
+            await wait_for_fonts(page, remaining_ms() * IMAGES_SHARE, notes)
+            return "rendered", None
         # neither shows any more: the page replaced one with the other; look again
     return "timeout", "the post and its unavailable notice kept replacing each other"
+
+
+async def wait_for_fonts(page: Page, timeout_ms: float, notes: list[str]) -> None:
+    """Wait up to `timeout_ms` for the page's web fonts (screenshots do not wait for them:
+    `browser.driver_env`); note them if they have not loaded by then."""
+    try:
+        await page.wait_for_function("document.fonts.status === 'loaded'",
+                                     timeout=timeout_ms)
+    except PlaywrightTimeout:
+        notes.append(FONTS_NOTE)
 
 
 async def _unsettled(page: Page, spec: PageSpec) -> str:
@@ -187,7 +203,7 @@ async def _unsettled(page: Page, spec: PageSpec) -> str:
         parts.append(f"images inside the post had not finished loading "
                      f"({state['images']} of {state['of']})")
     if state.get("fonts"):
-        parts.append("the page's fonts had not finished loading")
+        parts.append(FONTS_NOTE)
     return "; ".join(parts) or "the post had not finished loading"
 
 
@@ -198,6 +214,8 @@ async def _screenshot(page: Page, spec: PageSpec, signal: str,
         shot = await page.locator(spec.element).filter(visible=True).first.screenshot(
             type="png", animations="disabled", timeout=remaining_ms())
         return shot, "element"
+    if signal == "gone":  # the notice's page, as it reads: its fonts too
+        await wait_for_fonts(page, remaining_ms() * IMAGES_SHARE, notes)
     height = await page.evaluate("document.documentElement.scrollHeight")
     if isinstance(height, int | float) and height > MAX_SHOT_HEIGHT:
         notes.append(f"page is {int(height)} px tall; screenshot clipped at {MAX_SHOT_HEIGHT}")

@@ -78,14 +78,28 @@ def test_a_font_that_never_loads_is_noted_and_the_post_captured(
     body = f"""<head><style>
       @font-face {{ font-family: Slow; src: url(/never/slow.woff2); }}
       .post {{ font-family: Slow, sans-serif; }}</style></head><body>{POST}</body>"""
-    result = _render(browser_loop, body, timeout_s=4)
+    result = _render(browser_loop, body, timeout_s=8)
     assert (result.signal, result.screenshot_kind) == ("rendered", "element")
     assert result.notes == ("the page's fonts had not finished loading",)
 
 
+def test_a_notice_whose_font_never_loads_is_gone_with_a_full_screenshot_and_the_note(
+        browser_loop: LoopThread) -> None:
+    body = f"""<head><style>
+      @font-face {{ font-family: Slow; src: url(/never/slow.woff2); }}
+      body {{ font-family: Slow, sans-serif; }}</style></head><body>{GONE}</body>"""
+    result = _render(browser_loop, body, timeout_s=8)
+    assert (result.signal, result.detail) == ("gone", "This post is unavailable.")
+    assert result.screenshot_kind == "full" and result.screenshot
+    assert result.notes == ("the page's fonts had not finished loading",)
+
+
 def test_an_image_that_never_loads_is_counted_in_the_note(browser_loop: LoopThread) -> None:
-    body = ('<body><article class="post"><p>Photo:</p><img src="/never/photo.jpg" '
-            'width="40" height="40"></article></body>')
-    result = _render(browser_loop, body, timeout_s=4)
+    """Only the visible post's images count: a hidden template's are not the post's."""
+    template = ('<div hidden><article class="post"><img src="/never/a.jpg">'
+                '<img src="/never/b.jpg"></article></div>')
+    body = (f'<body>{template}<article class="post"><p>Photo:</p>'
+            '<img src="/never/photo.jpg" width="40" height="40"></article></body>')
+    result = _render(browser_loop, body, timeout_s=8)
     assert (result.signal, result.screenshot_kind) == ("rendered", "element")
     assert result.notes == ("images inside the post had not finished loading (1 of 1)",)

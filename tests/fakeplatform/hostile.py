@@ -13,6 +13,7 @@ browser. Routes:
     /big          a 50 MB page (streamed)
     /gzip-bomb    200 MB of zeros, sent gzip-compressed (~200 KB on the wire)
     /endless      an HTML page that never ends (one chunk every 50 ms, forever)
+    /stalled-font a page whose web font starts loading and never finishes
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ PAGES = {
                          "a.click(); }</script>"),
     "/deep": page("Deep", body="<div>" * 50_000 + "deep" + "</div>" * 50_000),
     "/huge-image": page("Huge image", body="<img src='/huge.png' alt='huge'>"),
+    "/stalled-font": page("Stalled font", "<style>@font-face { font-family: Stuck; "
+                          "src: url(/stuck.woff2); } body { font-family: Stuck, serif; }"
+                          "</style>"),
 }
 
 
@@ -104,6 +108,11 @@ def _endless(platform: FakePlatform) -> Iterator[bytes]:
         yield b"<p>more</p>\n"
 
 
+def _stuck(platform: FakePlatform) -> Iterator[bytes]:
+    yield b"wOF2"  # the first bytes of a font, then nothing until the server stops
+    platform.stopping.wait()
+
+
 def routes(platform: FakePlatform) -> dict[str, Handler]:
     def site(req: Request) -> Response:
         if req.path in PAGES:
@@ -119,6 +128,9 @@ def routes(platform: FakePlatform) -> dict[str, Handler]:
         if req.path == "/gzip-bomb":
             return Response(200, gzip_bomb(), "text/html; charset=utf-8",
                             [("Content-Encoding", "gzip")])
+        if req.path == "/stuck.woff2":
+            return Response(200, b"", "font/woff2", length=40_000,
+                            stream=lambda: _stuck(platform))
         if req.path == "/endless":
             return Response(200, b"", "text/html; charset=utf-8",  # no Content-Length
                             stream=lambda: _endless(platform))
