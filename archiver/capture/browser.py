@@ -17,7 +17,8 @@ telling the system's DNS server names the guard may refuse.
 
 Playwright makes the browser's profile and its own scratch files in the temporary directory
 and removes them on a clean close only. Each session gives its Playwright a directory of its
-own there (`archiver-browser-*.<pid>`), and removes any a killed process left behind.
+own there (`archiver-browser-*@<host>.<pid>`), and removes any a killed process of this host
+left behind.
 """
 
 from __future__ import annotations
