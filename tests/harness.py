@@ -4,6 +4,8 @@ loopback fake platform, and keep one browser alive on one event loop for many ru
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 from collections.abc import Coroutine
 from dataclasses import replace
@@ -67,3 +69,10 @@ class LoopThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
         self.loop.close()
+
+
+def dead_process_tag() -> str:
+    """The `process_tag` ("@host.pid") of a process of this host that has exited."""
+    return subprocess.run(
+        [sys.executable, "-c", "from archiver.store.files import process_tag; "
+         "print(process_tag())"], capture_output=True, text=True, check=True).stdout.strip()

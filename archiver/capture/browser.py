@@ -232,9 +232,9 @@ async def _driver_env(values: dict[str, str]) -> AsyncIterator[None]:
 
 def driver_env(tmp: Path) -> dict[str, str]:
     """What a session's driver runs with: its own temporary directory; and screenshots that
-    do not wait for web fonts (Playwright's own switch; `pages._wait_signal` waits for them
-    for a share of the time left and notes one that never loads, where Playwright's wait
-    would take the whole deadline and lose the screenshot)."""
+    do not wait for web fonts (Playwright's own switch; `pages.wait_for_fonts` and SETTLED
+    wait for them for a bounded time and note one that never loads, where Playwright's
+    wait would take the whole deadline and lose the screenshot)."""
     return {"TMPDIR": str(tmp), "PW_TEST_SCREENSHOT_NO_FONTS_READY": "1"}
 
 

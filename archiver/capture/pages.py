@@ -22,30 +22,28 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 from archiver.net import describe_chain, utc_now
 from archiver.platforms.base import PageSpec
 
+#: JavaScript: `posts`, the elements matching the post's selector `sel` that are visible
+#: (a box, and not visibility: hidden: what Playwright calls visible).
+_VISIBLE_POSTS = """
+  const posts = Array.from(document.querySelectorAll(sel)).filter(el => {
+    const r = el.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== 'hidden'; });
+  const images = posts.flatMap(el => Array.from(el.querySelectorAll('img')));
+  const fontsLoaded = document.fonts.status === 'loaded';"""
 #: Resolves once the post is shown and settled: "rendered" when an element matching the
 #: post's selector is visible and every image inside such elements has loaded, and the
 #: page's fonts too (false meanwhile, so the wait goes on); "hidden" when no such element
 #: is visible in the document (the unavailable notice may be what showed, or the post is
 #: where this cannot look, as in a shadow root: Playwright's locators decide). One round
 #: trip where the post has settled by the time it shows, instead of one per question.
-SETTLED = """sel => {
-  const shown = el => { const r = el.getBoundingClientRect();
-    return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== 'hidden'; };
-  const posts = Array.from(document.querySelectorAll(sel)).filter(shown);
+SETTLED = "sel => {" + _VISIBLE_POSTS + """
   if (!posts.length) return 'hidden';
-  const loaded = posts.every(el => Array.from(el.querySelectorAll('img'))
-    .every(img => img.complete));
-  return loaded && document.fonts.status === 'loaded' ? 'rendered' : false;
+  return images.every(img => img.complete) && fontsLoaded ? 'rendered' : false;
 }"""
-#: What a post that did not settle in time was still loading: {images, of, fonts} (the
-#: images of the visible posts, as SETTLED counts them).
-UNSETTLED = """sel => {
-  const shown = el => { const r = el.getBoundingClientRect();
-    return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== 'hidden'; };
-  const imgs = Array.from(document.querySelectorAll(sel)).filter(shown)
-    .flatMap(el => Array.from(el.querySelectorAll('img')));
-  return {images: imgs.filter(img => !img.complete).length, of: imgs.length,
-          fonts: document.fonts.status !== 'loaded'};
+#: What a post that did not settle in time was still loading: {images, of, fonts}.
+UNSETTLED = "sel => {" + _VISIBLE_POSTS + """
+  return {images: images.filter(img => !img.complete).length, of: images.length,
+          fonts: !fontsLoaded};
 }"""
 #: Of the time left once the post shows, the share its images may take to load: the rest
 #: is for the screenshot, the DOM and the text (an image that never loads is noted).
@@ -197,7 +195,7 @@ async def _unsettled(page: Page, spec: PageSpec) -> str:
     try:
         state = await page.evaluate(UNSETTLED, spec.ready)
     except PlaywrightError:
-        return "the post had not finished loading"
+        state = {}
     parts = []
     if state.get("images"):
         parts.append(f"images inside the post had not finished loading "

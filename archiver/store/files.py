@@ -1,6 +1,6 @@
 """Capture directories on disk, written so that none can claim completeness it lacks.
 
-A directory is assembled under `<data_dir>/.staging/<id>.<pid>/`, every file fsynced, then
+A directory is assembled under `<data_dir>/.staging/<id>@<host>.<pid>/`, every file fsynced, then
 `manifest.json` and `SHA256SUMS` are written last and the whole directory is renamed into
 its final place in one step. A crash leaves only a staging directory, which the next run
 removes once its owning process is gone. Scratch space a capture needs on its way (the
@@ -82,11 +82,17 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def staging_dir(data_dir: Path, ident: str) -> Path:
+    """This process's staging directory for `ident`, which `clean_staging` removes once the
+    process is gone."""
+    return data_dir / STAGING / f"{ident}{process_tag()}"
+
+
 @contextmanager
 def scratch(data_dir: Path, ident: str) -> Iterator[Path]:
     """A private directory under `<data_dir>/.staging/` for files on their way into a
     capture, removed on the way out; one a killed process left goes with `clean_staging`."""
-    path = data_dir / STAGING / f"{ident}{process_tag()}"
+    path = staging_dir(data_dir, ident)
     try:
         path.mkdir(parents=True, exist_ok=False)
     except OSError as exc:
@@ -103,7 +109,7 @@ class EvidenceDir:
     def __init__(self, data_dir: Path, final_relpath: Path, ident: str) -> None:
         self.data_dir = data_dir
         self.final_relpath = final_relpath
-        self.staging = data_dir / STAGING / f"{ident}{process_tag()}"
+        self.staging = staging_dir(data_dir, ident)
         self.artifacts: list[Artifact] = []
         self.committed = False
 

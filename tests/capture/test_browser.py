@@ -1,8 +1,5 @@
 import asyncio
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +20,7 @@ from archiver.capture.browser import (
 from archiver.config import BrowserConfig, NetworkConfig
 from archiver.errors import BrowserError, ConfigError
 from archiver.store.files import process_tag
+from tests.harness import dead_process_tag
 
 
 def test_configured_browser_comes_first(tmp_path: Path) -> None:
@@ -111,14 +109,13 @@ def test_with_an_upstream_proxy_chromium_looks_up_only_the_proxy() -> None:
 def test_session_tmp_removes_what_dead_processes_left(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    dead = tmp_path / f"{SESSION_TMP_PREFIX}abc@{socket.gethostname()}.{gone}"
+    gone = dead_process_tag()
+    dead = tmp_path / f"{SESSION_TMP_PREFIX}abc{gone}"
     (dead / "playwright_chromiumdev_profile-x").mkdir(parents=True)
     live = tmp_path / f"{SESSION_TMP_PREFIX}def{process_tag()}"
     live.mkdir()
     # a /tmp shared with another machine or container: its numbers are not our processes
-    elsewhere = tmp_path / f"{SESSION_TMP_PREFIX}ghi@another-box.{gone}"
+    elsewhere = tmp_path / f"{SESSION_TMP_PREFIX}ghi@another-box.{gone.rpartition('.')[2]}"
     elsewhere.mkdir()
     long_ago = time.time() - 86400  # its session may run for days: its host cleans it
     os.utime(elsewhere, (long_ago, long_ago))

@@ -108,11 +108,6 @@ def _endless(platform: FakePlatform) -> Iterator[bytes]:
         yield b"<p>more</p>\n"
 
 
-def _stuck(platform: FakePlatform) -> Iterator[bytes]:
-    yield b"wOF2"  # the first bytes of a font, then nothing until the server stops
-    platform.stopping.wait()
-
-
 def routes(platform: FakePlatform) -> dict[str, Handler]:
     def site(req: Request) -> Response:
         if req.path in PAGES:
@@ -129,8 +124,7 @@ def routes(platform: FakePlatform) -> dict[str, Handler]:
             return Response(200, gzip_bomb(), "text/html; charset=utf-8",
                             [("Content-Encoding", "gzip")])
         if req.path == "/stuck.woff2":
-            return Response(200, b"", "font/woff2", length=40_000,
-                            stream=lambda: _stuck(platform))
+            return Response.stalled(b"wOF2", "font/woff2", 40_000, platform.stopping)
         if req.path == "/endless":
             return Response(200, b"", "text/html; charset=utf-8",  # no Content-Length
                             stream=lambda: _endless(platform))

@@ -77,6 +77,16 @@ class Response:
     def redirect(cls, location: str, status: int = 301) -> Response:
         return cls(status, b"", None, [("Location", location)])
 
+    @classmethod
+    def stalled(cls, head: bytes, content_type: str, length: int,
+                until: threading.Event) -> Response:
+        """The first bytes of a body of `length`, then nothing until `until` is set (the
+        server stops): a resource that starts loading and never finishes."""
+        def body() -> Iterator[bytes]:
+            yield head
+            until.wait()
+        return cls(200, b"", content_type, length=length, stream=body)
+
 
 Handler = Callable[[Request], Response]
 

@@ -15,7 +15,7 @@ import html
 import json
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -206,15 +206,10 @@ def routes(platform: FakePlatform) -> dict[str, Handler]:
     def to_x(req: Request) -> Response:
         return Response.redirect("https://x.com" + req.target, 301)
 
-    def stalled() -> Iterator[bytes]:
-        """The first bytes of an image, then nothing until the server stops (a stuck CDN
-        node): the image never completes."""
-        yield media_png("/media/stalled.png")[:64]
-        platform.stopping.wait()
-
     def pbs(req: Request) -> Response:
         if req.path.startswith("/media/stalled"):
-            return Response(200, b"", "image/png", length=100_000, stream=stalled)
+            return Response.stalled(media_png("/media/stalled.png")[:64], "image/png",
+                                    100_000, platform.stopping)  # a stuck CDN node
         if req.path.startswith("/profile_images/"):
             body = avatar_png(req.path)
         elif req.path.startswith("/media/"):

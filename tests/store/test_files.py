@@ -1,8 +1,6 @@
 import os
-import re
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from archiver.store.files import (
     process_tag,
     safe_segments,
 )
+from tests.harness import dead_process_tag
 
 
 def test_commit_moves_a_complete_directory_into_place(tmp_path: Path) -> None:
@@ -61,15 +60,13 @@ def test_artifact_names_cannot_escape_or_clobber(tmp_path: Path, name: str) -> N
         ev.write(name, b"x", "text/plain", "text")
 
 
-def _dead_pid() -> int:
-    return int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                              capture_output=True, text=True, check=True).stdout)
+def _dead_pid() -> str:
+    return dead_process_tag().rpartition(".")[2]
 
 
 def test_staging_of_dead_processes_is_cleaned(tmp_path: Path) -> None:
     staging = tmp_path / STAGING
-    here = re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname())
-    dead = staging / f"deadbeef@{here}.{_dead_pid()}"
+    dead = staging / f"deadbeef{dead_process_tag()}"
     dead_old_name = staging / f"0ld.{_dead_pid()}"  # named before names held the host
     mine = staging / f"cafe{process_tag()}"
     for d in (dead, dead_old_name, mine):
