@@ -45,6 +45,24 @@ UNSETTLED = "sel => {" + _VISIBLE_POSTS + """
   return {images: images.filter(img => !img.complete).length, of: images.length,
           fonts: !fontsLoaded};
 }"""
+#: The box to clip from the page for the post's element screenshot, where that gives the
+#: same pixels as Playwright's element screenshot for a fraction of its work (which waits
+#: for the element to hold still over animation frames, scrolls it into view and measures
+#: it over several round trips): {x, y, width, height} in viewport pixels, rounded outward
+#: as Playwright rounds them, when the first visible match lies wholly in the viewport and
+#: nothing on the page is animating; else null (not found here, e.g. in a shadow root;
+#: partly out of view; or moving), and Playwright's element screenshot takes it.
+STILL_BOX = """sel => {
+  const el = Array.from(document.querySelectorAll(sel)).find(el => {
+    const r = el.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== 'hidden'; });
+  if (!el || document.getAnimations().some(a => a.playState === 'running')) return null;
+  const r = el.getBoundingClientRect();
+  const x = Math.floor(r.x + 1e-3), y = Math.floor(r.y + 1e-3);
+  const x2 = Math.ceil(r.right - 1e-3), y2 = Math.ceil(r.bottom - 1e-3);
+  if (x < 0 || y < 0 || x2 > innerWidth || y2 > innerHeight) return null;
+  return {x, y, width: x2 - x, height: y2 - y};
+}"""
 #: Of the time left once the post shows, the share its images may take to load: the rest
 #: is for the screenshot, the DOM and the text (an image that never loads is noted).
 IMAGES_SHARE = 0.5
@@ -209,8 +227,13 @@ async def _screenshot(page: Page, spec: PageSpec, signal: str,
                       remaining_ms: Callable[[], float],
                       notes: list[str]) -> tuple[bytes, str]:
     if signal == "rendered" and spec.element:
-        shot = await page.locator(spec.element).filter(visible=True).first.screenshot(
-            type="png", animations="disabled", timeout=remaining_ms())
+        box = await page.evaluate(STILL_BOX, spec.element)
+        if box:
+            shot = await page.screenshot(type="png", animations="disabled", clip=box,
+                                         timeout=remaining_ms())
+        else:
+            shot = await page.locator(spec.element).filter(visible=True).first.screenshot(
+                type="png", animations="disabled", timeout=remaining_ms())
         return shot, "element"
     if signal == "gone":  # the notice's page, as it reads: its fonts too
         await wait_for_fonts(page, remaining_ms() * IMAGES_SHARE, notes)

@@ -103,3 +103,71 @@ def test_an_image_that_never_loads_is_counted_in_the_note(browser_loop: LoopThre
     result = _render(browser_loop, body, timeout_s=8)
     assert (result.signal, result.screenshot_kind) == ("rendered", "element")
     assert result.notes == ("images inside the post had not finished loading (1 of 1)",)
+
+
+# -- the post's element screenshot -------------------------------------------------------
+#: Pages whose post is screenshotted, and whether the post is where a clip of the page
+#: gives its pixels (STILL_BOX): in view and still. Fractional margins test the rounding.
+SHOT_PAGES = {
+    "in view": (f'<body style="margin: 10.4px 7.6px">{POST}</body>', True),
+    "below the fold": (f'<body><div style="height: 3000px"></div>{POST}</body>', False),
+    "wider than the view": ('<body><article class="post" style="width: 3000px">'
+                            '<p>Martial law is declared.</p></article></body>', False),
+    "beside an animation": ('<head><style>@keyframes spin { to { transform: rotate(1turn) } }'
+                            '.spin { width: 20px; height: 20px; background: red;'
+                            ' animation: spin 1s linear infinite }</style></head>'
+                            f'<body><div class="spin"></div>{POST}</body>', False),
+    "sliding in": ('<head><style>@keyframes slide { from { transform: translateX(300px) } }'
+                   '.post { width: 300px; animation: slide 20s linear }</style></head>'
+                   f'<body>{POST}</body>', False),
+    "in a shadow root": ('<body><div id="host"></div><script>document.getElementById("host")'
+                         f'.attachShadow({{mode: "open"}}).innerHTML = \'{POST}\';</script></body>',
+                         False),
+    "after a hidden template": (f'<body><div hidden>{POST}</div>'
+                                '<article class="post" style="margin-top: 33.3px; width: 411.5px">'
+                                '<p>The visible one.</p></article></body>', True),
+}
+
+
+def _playwright_shot(loop: LoopThread, body: str) -> tuple[object, bytes]:
+    """(STILL_BOX's answer, Playwright's own element screenshot) for the page `body`."""
+    from archiver.capture.pages import STILL_BOX
+
+    async def go() -> tuple[object, bytes]:
+        context = await loop.browser.new_context()
+        try:
+            await context.route(f"{ORIGIN}/**", lambda route: route.fulfill(
+                status=200, content_type="text/html", body=body))
+            page = await context.new_page()
+            await page.goto(f"{ORIGIN}/")
+            post = page.locator("article.post").filter(visible=True).first
+            await post.wait_for(state="visible")
+            box = await page.evaluate(STILL_BOX, "article.post")
+            return box, await post.screenshot(type="png", animations="disabled")
+        finally:
+            with contextlib.suppress(PlaywrightError):
+                await context.close()
+    return loop.run(go())
+
+
+def test_the_post_screenshot_has_the_pixels_of_playwrights_element_screenshot(
+        browser_loop: LoopThread) -> None:
+    """Where the post is in view and still, a clip of the page is taken instead of
+    Playwright's element screenshot (a fraction of the work: bench/throughput.py); either
+    way the image is the one Playwright's element screenshot makes, byte for byte."""
+    for name, (body, clipped) in SHOT_PAGES.items():
+        box, expected = _playwright_shot(browser_loop, body)
+        assert bool(box) is clipped, name
+        result = _render(browser_loop, body)
+        assert (result.signal, result.screenshot_kind) == ("rendered", "element"), name
+        assert result.screenshot == expected, name
+
+
+def test_the_clip_is_the_posts_box_rounded_outward(browser_loop: LoopThread) -> None:
+    box, shot = _playwright_shot(browser_loop, SHOT_PAGES["in view"][0])
+    assert isinstance(box, dict)
+    # the body's margins are 10.4 and 7.6 px: the box starts at the pixel holding them
+    assert (box["x"], box["y"]) == (7, 10)
+    width, height = int.from_bytes(shot[16:20], "big"), int.from_bytes(shot[20:24], "big")
+    scale = browser_loop.browser.config.device_scale_factor
+    assert (width, height) == (round(box["width"] * scale), round(box["height"] * scale))
