@@ -3,8 +3,8 @@
     .venv/bin/python bench/capture.py [--rounds 20]
 
 Both sides use the same Chromium, the same loopback fake platform and the same post:
-- floor: a fresh context, goto the embed page, wait until the post is rendered, take an
-  element screenshot (the least a correct snapshot can do);
+- floor: a fresh context, goto the embed page, wait until the post is rendered, screenshot
+  the post's box from the page (the least a correct snapshot can do);
 - archiver: `capture_post` for that post: data endpoints, embed render and the post's own
   page, artifacts, manifest, SHA256SUMS, atomic rename, index rows.
 Rounds alternate between the two so drift on the machine hits both alike. Figures are
@@ -44,7 +44,7 @@ async def floor_once(browser: BrowserSession) -> float:
     await page.goto(EMBED_URL, wait_until="domcontentloaded")
     article = page.locator('article[data-testid="tweet"]')
     await article.wait_for(state="visible")
-    await article.screenshot(type="png")
+    await page.screenshot(type="png", clip=await article.bounding_box())
     await context.close()
     return time.perf_counter() - t0
 
