@@ -44,7 +44,9 @@ async def floor_once(browser: BrowserSession) -> float:
     await page.goto(EMBED_URL, wait_until="domcontentloaded")
     article = page.locator('article[data-testid="tweet"]')
     await article.wait_for(state="visible")
-    await page.screenshot(type="png", clip=await article.bounding_box())
+    box = await article.bounding_box()
+    assert box is not None, "the post left the page"
+    await page.screenshot(type="png", clip=box)
     await context.close()
     return time.perf_counter() - t0
 

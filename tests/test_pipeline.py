@@ -170,7 +170,14 @@ def test_a_login_wall_is_recorded_as_such_never_as_the_post(
     post_page = next(p for p in manifest["got"]["pages"] if p["role"] == "post-page")
     assert post_page["signal"] == "gone"
     assert "Log in" in post_page["detail"]
-    assert post_page["screenshot"] == "full"
+    assert post_page["screenshot"] == "full" and post_page["clip"] is None
+    # the embed's post was still and in view: clipped from the page, at a recorded box
+    embed = next(p for p in manifest["got"]["pages"] if p["role"] == "embed")
+    png = (config.storage.data_dir / capture.directory / "embed.png").read_bytes()
+    scale = config.browser.device_scale_factor
+    assert embed["screenshot"] == "element"
+    assert (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")) == (
+        round(embed["clip"]["width"] * scale), round(embed["clip"]["height"] * scale))
 
 
 def test_a_post_url_is_captured_directly(browser_loop: LoopThread, config: Config,

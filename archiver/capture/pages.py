@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.async_api import BrowserContext, CDPSession, Page
+from playwright.async_api import BrowserContext, CDPSession, FloatRect, Locator, Page
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
@@ -45,24 +46,46 @@ UNSETTLED = "sel => {" + _VISIBLE_POSTS + """
   return {images: images.filter(img => !img.complete).length, of: images.length,
           fonts: !fontsLoaded};
 }"""
-#: The box to clip from the page for the post's element screenshot, where that gives the
-#: same pixels as Playwright's element screenshot for a fraction of its work (which waits
-#: for the element to hold still over animation frames, scrolls it into view and measures
-#: it over several round trips): {x, y, width, height} in viewport pixels, rounded outward
-#: as Playwright rounds them, when the first visible match lies wholly in the viewport and
-#: nothing on the page is animating; else null (not found here, e.g. in a shadow root;
-#: partly out of view; or moving), and Playwright's element screenshot takes it.
-STILL_BOX = """sel => {
+#: The box of the post's element `sel` in viewport pixels, where the post can be clipped
+#: from a screenshot of the page as it stands, for the pixels Playwright's element
+#: screenshot would take with a good deal more work (it waits for the element to hold still
+#: over animation frames, scrolls it into view and measures it over several round trips):
+#: nothing on the page animating or paused mid-animation (the screenshot finishes such
+#: animations, which may move the post), whole-pixel scroll offsets and no pinch zoom (the
+#: box is rounded as Playwright rounds an element's), and no ancestor that scrolls, clips or
+#: contains paint cutting part of it off (Playwright would scroll that ancestor). Else null,
+#: as on any doubt or exception, and Playwright's element screenshot takes the post. The
+#: element is the first visible match by Playwright's test of visible; one in a shadow root
+#: is not found here. The page's scripts could mislead this check, so the box is compared
+#: with the one DevTools measures for Playwright's own match (`_clip_box`).
+CLIP_BOX = """sel => { try {
+  if (document.getAnimations().some(a => a.playState !== 'finished' && a.playState !== 'idle'))
+    return null;
+  const vv = window.visualViewport;
+  if (scrollX % 1 || scrollY % 1 || (vv && (vv.scale !== 1 || vv.offsetLeft || vv.offsetTop)))
+    return null;
   const el = Array.from(document.querySelectorAll(sel)).find(el => {
     const r = el.getBoundingClientRect();
-    return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== 'hidden'; });
-  if (!el || document.getAnimations().some(a => a.playState === 'running')) return null;
+    return r.width > 0 && r.height > 0 && el.checkVisibility()
+      && getComputedStyle(el).visibility === 'visible'; });
+  if (!el) return null;
   const r = el.getBoundingClientRect();
-  const x = Math.floor(r.x + 1e-3), y = Math.floor(r.y + 1e-3);
-  const x2 = Math.ceil(r.right - 1e-3), y2 = Math.ceil(r.bottom - 1e-3);
-  if (x < 0 || y < 0 || x2 > innerWidth || y2 > innerHeight) return null;
-  return {x, y, width: x2 - x, height: y2 - y};
-}"""
+  for (let a = el.parentElement; a && a !== document.body && a !== document.documentElement;
+       a = a.parentElement) {
+    const s = getComputedStyle(a);
+    if (s.clipPath !== 'none') return null;
+    if (s.overflowX === 'visible' && s.overflowY === 'visible' && !/paint|strict|content/
+        .test(s.contain)) continue;
+    const c = a.getBoundingClientRect();
+    const left = c.left + a.clientLeft, top = c.top + a.clientTop;
+    if (r.left < left || r.top < top || r.right > left + a.clientWidth
+        || r.bottom > top + a.clientHeight) return null;
+  }
+  return {x: r.x, y: r.y, width: r.width, height: r.height};
+} catch (e) { return null; } }"""
+#: How far, in CSS pixels, the page's own measure of the post's box may differ from
+#: DevTools' (which keeps layout units of 1/64 px) and still be the same box.
+SAME_BOX_PX = 0.05
 #: Of the time left once the post shows, the share its images may take to load: the rest
 #: is for the screenshot, the DOM and the text (an image that never loads is noted).
 IMAGES_SHARE = 0.5
@@ -88,6 +111,9 @@ class PageResult:
     tls: dict[str, Any] | None = None
     screenshot: bytes | None = None
     screenshot_kind: str | None = None  # element | full
+    #: where the element screenshot was clipped from a screenshot of the page (viewport
+    #: pixels); None when Playwright's element screenshot took it (see CLIP_BOX)
+    clip: FloatRect | None = None
     html: str | None = None
     text: str | None = None
     started: str = ""
@@ -99,7 +125,7 @@ class PageResult:
             "role": self.role, "url": self.url, "final_url": self.final_url,
             "http_status": self.http_status, "server": self.server, "tls": self.tls,
             "signal": self.signal, "detail": self.detail,
-            "screenshot": self.screenshot_kind, "started": self.started,
+            "screenshot": self.screenshot_kind, "clip": self.clip, "started": self.started,
             "elapsed_s": round(self.elapsed_s, 4), "notes": list(self.notes),
         }
 
@@ -135,7 +161,7 @@ async def render_page(context: BrowserContext, spec: PageSpec, timeout_s: float)
         with contextlib.suppress(PlaywrightError):  # its events, not needed after this
             await cdp.detach()
         signal, detail = await _wait_signal(page, spec, remaining_ms, notes)
-        shot, kind = await _screenshot(page, spec, signal, remaining_ms, notes)
+        shot, kind, clip = await _screenshot(page, spec, signal, remaining_ms, notes)
         html = await page.content()
         text = await page.inner_text("body", timeout=remaining_ms())
     except PlaywrightTimeout:
@@ -149,8 +175,8 @@ async def render_page(context: BrowserContext, spec: PageSpec, timeout_s: float)
         with contextlib.suppress(PlaywrightError):
             await page.close()
     return PageResult(spec.role, spec.url, signal, detail, screenshot=shot, screenshot_kind=kind,
-                      html=html, text=text, started=started, elapsed_s=time.monotonic() - t0,
-                      notes=tuple(notes), **info)
+                      clip=clip, html=html, text=text, started=started,
+                      elapsed_s=time.monotonic() - t0, notes=tuple(notes), **info)
 
 
 async def _chain(cdp: CDPSession, url: str) -> list[dict[str, Any]]:
@@ -225,16 +251,20 @@ async def _unsettled(page: Page, spec: PageSpec) -> str:
 
 async def _screenshot(page: Page, spec: PageSpec, signal: str,
                       remaining_ms: Callable[[], float],
-                      notes: list[str]) -> tuple[bytes, str]:
+                      notes: list[str]) -> tuple[bytes, str, FloatRect | None]:
     if signal == "rendered" and spec.element:
-        box = await page.evaluate(STILL_BOX, spec.element)
-        if box:
-            shot = await page.screenshot(type="png", animations="disabled", clip=box,
-                                         timeout=remaining_ms())
-        else:
-            shot = await page.locator(spec.element).filter(visible=True).first.screenshot(
-                type="png", animations="disabled", timeout=remaining_ms())
-        return shot, "element"
+        post = page.locator(spec.element).filter(visible=True).first
+        if not notes:  # the post settled: clip it from the page if that is the same
+            clip = await _clip_box(page, post, spec.element, remaining_ms)
+            if clip is not None:
+                box, seen = clip
+                shot = await page.screenshot(type="png", animations="disabled", clip=box,
+                                             timeout=remaining_ms())
+                with contextlib.suppress(PlaywrightError):
+                    if await page.evaluate(CLIP_BOX, spec.element) == seen:  # it held still
+                        return shot, "element", box
+        shot = await post.screenshot(type="png", animations="disabled", timeout=remaining_ms())
+        return shot, "element", None
     if signal == "gone":  # the notice's page, as it reads: its fonts too
         await wait_for_fonts(page, remaining_ms() * IMAGES_SHARE, notes)
     height = await page.evaluate("document.documentElement.scrollHeight")
@@ -247,4 +277,31 @@ async def _screenshot(page: Page, spec: PageSpec, signal: str,
     else:
         shot = await page.screenshot(type="png", full_page=True, animations="disabled",
                                      timeout=remaining_ms())
-    return shot, "full"
+    return shot, "full", None
+
+
+async def _clip_box(page: Page, post: Locator, selector: str,
+                    remaining_ms: Callable[[], float]
+                    ) -> tuple[FloatRect, dict[str, float]] | None:
+    """(the clip, the page's measure it came from) when `CLIP_BOX` finds the post clippable,
+    DevTools measures the same box for Playwright's match, and the box, rounded outward as
+    Playwright rounds an element's (`helper.enclosingIntRect`), lies wholly in the
+    viewport; else None, and Playwright's element screenshot takes the post."""
+    viewport = page.viewport_size
+    try:
+        seen = await page.evaluate(CLIP_BOX, selector)
+        if not isinstance(seen, dict) or viewport is None:
+            return None
+        found = await post.bounding_box(timeout=remaining_ms())
+    except PlaywrightError:
+        return None
+    if found is None or any(abs(found[k] - seen.get(k, math.inf)) > SAME_BOX_PX
+                            for k in ("x", "y", "width", "height")):
+        return None  # another element than Playwright's, or the page's measure is not true
+    x, y = math.floor(found["x"] + 1e-3), math.floor(found["y"] + 1e-3)
+    right = math.ceil(found["x"] + found["width"] - 1e-3)
+    bottom = math.ceil(found["y"] + found["height"] - 1e-3)
+    if x < 0 or y < 0 or right > viewport["width"] or bottom > viewport["height"] \
+            or right <= x or bottom <= y:
+        return None
+    return FloatRect(x=x, y=y, width=right - x, height=bottom - y), seen
