@@ -42,6 +42,7 @@ from archiver.net import utc_now
 from archiver.recapture import Policy, classify, next_state
 from archiver.store.files import MANIFEST, inside, process_alive, read_manifest, sha256_file
 from archiver.store.schema import (
+    REPLACED_INDEXES,
     SCHEMA_VERSION,
     ArticleFetchRow,
     ArticleRow,
@@ -160,7 +161,8 @@ class Index:
 
     def _add_missing_columns(self) -> None:
         """Additive migrations: a nullable column a newer schema added is added in place,
-        and filled where older rows imply a value (BACKFILL); a missing index is built.
+        and filled where older rows imply a value (BACKFILL); a missing index is built,
+        and one it replaces (REPLACED_INDEXES) dropped.
 
         Only an index with something missing is written to (a read-only copy opens). Then
         the migration holds the database's write lock (SQLite) or an advisory lock
@@ -179,7 +181,7 @@ class Index:
             elif conn.dialect.name == "postgresql":  # any fixed key: this migration's lock
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
                              {"key": MIGRATION_LOCK_KEY})
-            for table, columns, indexes in self._missing(conn):
+            for table, columns, indexes, replaced in self._missing(conn):
                 for column in columns:
                     kind = column.type.compile(dialect=self.engine.dialect)
                     conn.exec_driver_sql(
@@ -190,12 +192,14 @@ class Index:
                                      else {})
                 for index in indexes:
                     conn.execute(CreateIndex(index, if_not_exists=True))
+                for name in replaced:  # a plain name from REPLACED_INDEXES
+                    conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
 
     @staticmethod
-    def _missing(conn: Any) -> list[tuple[Any, list[Any], list[Any]]]:
-        """(table, its missing nullable columns, its missing indexes) where any is missing.
-        SQLite's indexes are read from sqlite_master: SQLAlchemy does not reflect
-        expression indexes there."""
+    def _missing(conn: Any) -> list[tuple[Any, list[Any], list[Any], list[str]]]:
+        """(table, its missing nullable columns, its missing indexes, the indexes there
+        that newer ones replaced) where any is missing or replaced. SQLite's indexes are
+        read from sqlite_master: SQLAlchemy does not reflect expression indexes there."""
         inspector = inspect(conn)
         sqlite_indexes = ({name for (name,) in conn.exec_driver_sql(
             "SELECT name FROM sqlite_master WHERE type = 'index'")}
@@ -207,8 +211,10 @@ class Index:
             indexes_there = (sqlite_indexes if sqlite_indexes is not None else
                              {i["name"] for i in inspector.get_indexes(table.name)})
             indexes = [i for i in table.indexes if i.name not in indexes_there]
-            if columns or indexes:
-                out.append((table, columns, indexes))
+            replaced = [REPLACED_INDEXES[str(i.name)] for i in table.indexes
+                        if REPLACED_INDEXES.get(str(i.name)) in indexes_there]
+            if columns or indexes or replaced:
+                out.append((table, columns, indexes, replaced))
         return out
 
     @contextmanager
@@ -776,7 +782,7 @@ class Index:
 def captures_where(q: Select[Any], *, author: str | None = None, since: str | None = None,
                    until: str | None = None) -> Select[Any]:
     """`q` (over captures) narrowed to an author's captures in a time range, in the form
-    ix_captures_author_started serves (bounds: `time_bound`)."""
+    ix_captures_author_started_post serves (bounds: `time_bound`)."""
     if author is not None:
         q = q.where(func.lower(CaptureRow.author) == handle_key(author))
     if since:

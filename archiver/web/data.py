@@ -20,7 +20,7 @@ from archiver.net import utc_now
 from archiver.platforms import match_url
 from archiver.retrieval import verify_selection
 from archiver.store.files import inside, read_manifest
-from archiver.store.index import Index, captures_where, handle_key
+from archiver.store.index import Index, captures_where, handle_key, time_bound
 from archiver.store.schema import ArticleFetchRow, ArticleRow, CaptureRow, EmbedRow, PostRow
 from archiver.web.models import (
     ArticleDetail,
@@ -111,9 +111,13 @@ def _paging(page: int, size: int, total: int, lower_bound: bool = False) -> Pagi
                   total_is_lower_bound=lower_bound)
 
 
-def _capture_counts() -> Any:
-    return (select(func.count()).select_from(CaptureRow)
-            .where(CaptureRow.post_row_id == PostRow.id).correlate(PostRow).scalar_subquery())
+def _capture_counts(s: Session, post_row_ids: list[int]) -> dict[int, int]:
+    """How many captures each of these posts has (one grouped read, for one page: as a
+    column of the list, it was counted for every match that a sort then dropped)."""
+    counted = s.execute(select(CaptureRow.post_row_id, func.count())
+                        .where(CaptureRow.post_row_id.in_(post_row_ids))
+                        .group_by(CaptureRow.post_row_id))
+    return {int(k): int(n) for k, n in counted}
 
 
 def _post_summary(row: PostRow, captures: int) -> PostSummary:
@@ -149,15 +153,22 @@ class WebData:
         self.index.close()
 
     # -- lists ---------------------------------------------------------------------------
-    def _page(self, s: Session, q: Select[Any], page: int, size: int, *, capped: bool = False
-              ) -> tuple[list[Any], Paging]:
+    def _page(self, s: Session, q: Select[Any], page: int, size: int, *, capped: bool = False,
+              matches: int | None = None) -> tuple[list[Any], Paging]:
         """One page of `q`, and how many rows match. With `capped` (filtered lists), the
         count stops at COUNT_CAP rows, or just past this page: counting every match of a
         broad filter (a prolific author: thousands of posts, each checked against the
-        dates) would cost more than the page itself."""
+        dates) would cost more than the page itself. `matches`: how many rows match, where
+        the caller knows (more than COUNT_CAP: at least that many; counted again only for
+        a page beyond COUNT_CAP)."""
+        cap = max(COUNT_CAP, page * size + 1) if capped else None
+        if matches is not None and (matches <= COUNT_CAP or cap == COUNT_CAP):
+            rows = list(s.execute(q.limit(size).offset((page - 1) * size)))
+            if matches > COUNT_CAP:
+                return rows, _paging(page, size, COUNT_CAP, lower_bound=True)
+            return rows, _paging(page, size, matches)
         # the first column (the row's id) is enough to count: no per-row subqueries
         counted = q.with_only_columns(q.selected_columns[0]).order_by(None)
-        cap = max(COUNT_CAP, page * size + 1) if capped else None
         if cap is not None:
             counted = counted.limit(cap + 1)
         total = int(s.scalar(select(func.count()).select_from(counted.subquery())) or 0)
@@ -169,13 +180,11 @@ class WebData:
     def posts(self, filters: Filters, page: int, size: int) -> PostList:
         f = filters.checked()
         with self.index.session() as s:
-            q = select(PostRow, _capture_counts().label("n"))
+            q = select(PostRow)
             if f.platform:
                 q = q.where(PostRow.platform == f.platform)
             if f.status:
                 q = q.where(or_(PostRow.state == f.status, PostRow.last_status == f.status))
-            if f.author:
-                q = q.where(func.lower(PostRow.author) == handle_key(f.author))
             if f.q:
                 like = f"%{_escape_like(f.q.strip().lstrip('@'))}%"
                 texts = select(CaptureRow.post_row_id).where(
@@ -183,19 +192,49 @@ class WebData:
                 q = q.where(or_(PostRow.url.ilike(like, escape="\\"),
                                 PostRow.author.ilike(like, escape="\\"),
                                 PostRow.id.in_(texts)))
-            if f.date_from or f.date_to:
-                # EXISTS, per post, on ix_captures_post_started: an IN (SELECT ...) would
-                # list every capture in the date range first (1 s at 1M captures)
-                when = select(CaptureRow.id).where(CaptureRow.post_row_id == PostRow.id)
-                if f.date_from:
-                    when = when.where(CaptureRow.started_at >= f.date_from)
-                if f.date_to:
-                    when = when.where(CaptureRow.started_at <= f.date_to + "T23:59:59.999Z")
-                q = q.where(when.correlate(PostRow).exists())
+            named = self._author_posts_in_range(s, f)
+            if named is not None and len(named) <= COUNT_CAP:
+                q = q.where(PostRow.id.in_(named))  # the author's and the dates' condition
+            else:
+                if f.author:
+                    q = q.where(func.lower(PostRow.author) == handle_key(f.author))
+                if f.date_from or f.date_to:
+                    # EXISTS, per post, on ix_captures_post_started: an IN over every
+                    # capture in the range would list them all first (1 s at 1M captures)
+                    when = select(CaptureRow.id).where(CaptureRow.post_row_id == PostRow.id)
+                    if f.date_from:
+                        when = when.where(CaptureRow.started_at >= time_bound(f.date_from))
+                    if f.date_to:
+                        when = when.where(
+                            CaptureRow.started_at <= time_bound(f.date_to, end=True))
+                    q = q.where(when.correlate(PostRow).exists())
             q = q.order_by(PostRow.last_captured.desc(), PostRow.id.desc())
             filtered = bool(f.platform or f.status or f.author or f.q or f.date_from or f.date_to)
-            rows, paging = self._page(s, q, page, size, capped=filtered)
-            return PostList(items=[_post_summary(p, n) for p, n in rows], paging=paging)
+            # nothing else narrows them: reading the author's captures counted them
+            known = len(named) if named is not None and not (f.platform or f.status or f.q) \
+                else None
+            rows, paging = self._page(s, q, page, size, capped=filtered, matches=known)
+            counts = _capture_counts(s, [p.id for (p,) in rows])
+            return PostList(items=[_post_summary(p, counts.get(p.id, 0)) for (p,) in rows],
+                            paging=paging)
+
+    @staticmethod
+    def _author_posts_in_range(s: Session, f: Filters) -> list[int] | None:
+        """With an author and dates: the rows of the author's posts captured in the range,
+        up to COUNT_CAP + 1 of them (more than COUNT_CAP: there are more); else None.
+
+        Without it the posts list tries EXISTS on each of the author's posts, newest
+        first, until its page and capped count are full: all of a prolific author's
+        thousands of posts when few were captured in the range (bench/index_lookup.py:
+        p99 12 ms at 1M captures). The author's captures in the range name those posts
+        from one index (ix_captures_author_started_post; a capture carries its post's
+        author), read until COUNT_CAP + 1 distinct posts."""
+        if not f.author or not (f.date_from or f.date_to):
+            return None
+        return list(s.scalars(
+            captures_where(select(CaptureRow.post_row_id), author=f.author,
+                           since=f.date_from or None, until=f.date_to or None)
+            .distinct().limit(COUNT_CAP + 1)))
 
     def captures(self, page: int, size: int, filters: Filters | None = None) -> CaptureList:
         """A page of captures, newest first; `filters`: a capture status, and one author's
@@ -402,11 +441,7 @@ class WebData:
                 selectinload(ArticleRow.fetches)))
             if row is None:
                 raise NotFound(f"no article {article_id}")
-            counted = s.execute(
-                select(CaptureRow.post_row_id, func.count()).where(CaptureRow.post_row_id.in_(
-                    [e.post_row_id for e in row.embeds if e.post_row_id]))
-                .group_by(CaptureRow.post_row_id))
-            counts = {int(k): int(n) for k, n in counted}
+            counts = _capture_counts(s, [e.post_row_id for e in row.embeds if e.post_row_id])
             return ArticleDetail(
                 article=_article_summary(row, len(row.embeds)),
                 embeds=[ArticleEmbed(position=e.position, platform=e.platform,

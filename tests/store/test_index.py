@@ -220,7 +220,7 @@ def test_the_author_query_reads_the_author_index(tmp_path: Path) -> None:
     with index.engine.connect() as conn:
         plan = " ".join(str(r[3]) for r in conn.exec_driver_sql(
             "EXPLAIN QUERY PLAN " + statement, params))  # type: ignore[arg-type]
-    assert "ix_captures_author_started" in plan
+    assert "ix_captures_author_started_post" in plan
     assert "TEMP B-TREE" not in plan  # read in index order, no sort
     index.close()
 
@@ -234,7 +234,7 @@ def test_an_older_index_gets_the_captures_author_column_filled(tmp_path: Path) -
     import sqlite3
 
     db = sqlite3.connect(tmp_path / "index.sqlite3")  # as an index made before the column
-    db.execute("DROP INDEX ix_captures_author_started")
+    db.execute("DROP INDEX ix_captures_author_started_post")
     db.execute("ALTER TABLE captures DROP COLUMN author")
     db.commit()
     db.close()
@@ -243,6 +243,36 @@ def test_an_older_index_gets_the_captures_author_column_filled(tmp_path: Path) -
         [("a", "jack"), ("b", None)], [("b", None), ("a", "jack")])
     assert [r.id for r in index.captures(author="Jack")] == ["a"]
     index.close()
+
+
+def test_an_index_an_older_schema_had_is_replaced(tmp_path: Path) -> None:
+    """ix_captures_author_started (before post_row_id was added to it) is dropped when its
+    replacement is built, and again if an older archiver built it back beside it."""
+    import sqlite3
+
+    def indexes() -> set[str]:
+        with sqlite3.connect(tmp_path / "index.sqlite3") as db:
+            return {n for (n,) in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE "
+                "'ix_captures_author%'")}
+
+    index = make_index(tmp_path)
+    capture(index, "a", POST, "2026-01-01T00:00:00.000Z")
+    index.close()
+    old = ("CREATE INDEX ix_captures_author_started ON captures (lower(author), started_at, "
+           "id)")
+    for drop_new in (True, False):  # as the older schema left it; both, as an older
+        db = sqlite3.connect(tmp_path / "index.sqlite3")  # archiver would leave them
+        if drop_new:
+            db.execute("DROP INDEX ix_captures_author_started_post")
+        db.execute(old)
+        db.commit()
+        db.close()
+        assert "ix_captures_author_started" in indexes()
+        index = make_index(tmp_path)
+        assert indexes() == {"ix_captures_author_started_post"}
+        assert [r.id for r in index.captures(author="JACK", since="2026-01-01")] == ["a"]
+        index.close()
 
 
 def test_a_migration_commits_as_one_and_marks_the_schema(tmp_path: Path) -> None:
@@ -257,7 +287,7 @@ def test_a_migration_commits_as_one_and_marks_the_schema(tmp_path: Path) -> None
     capture(index, "a", POST, "2026-01-01T00:00:00.000Z")
     index.close()
     db = sqlite3.connect(tmp_path / "index.sqlite3")
-    db.execute("DROP INDEX ix_captures_author_started")
+    db.execute("DROP INDEX ix_captures_author_started_post")
     db.execute("ALTER TABLE captures DROP COLUMN author")
     db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     db.commit()

@@ -96,7 +96,7 @@ def test_an_older_index_is_migrated_in_place(pg: str) -> None:
     # as an index written before these columns and this index existed
     engine = create_engine(pg)
     with engine.begin() as conn:
-        conn.execute(text("DROP INDEX ix_captures_author_started"))
+        conn.execute(text("DROP INDEX ix_captures_author_started_post"))
         conn.execute(text("ALTER TABLE captures DROP COLUMN author"))
         conn.execute(text("ALTER TABLE posts DROP COLUMN next_check"))
     engine.dispose()
@@ -108,10 +108,21 @@ def test_an_older_index_is_migrated_in_place(pg: str) -> None:
                                 "ORDER BY post_id")).scalars().all()
     assert due == ["20", "21"]  # the backfill's parameter reached the server
     assert [(r.id, r.author) for r in index.captures()] == [("b", None), ("a", "Jack")]
-    assert "ix_captures_author_started" in {i["name"] for i in inspect(
+    assert "ix_captures_author_started_post" in {i["name"] for i in inspect(
         index.engine).get_indexes("captures")}
     index.close()
     Index(pg).close()  # and nothing is left to migrate
+    # the index that ix_captures_author_started_post replaced, as schema 2 first had it
+    engine = create_engine(pg)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE INDEX ix_captures_author_started ON captures "
+                          "(lower(author), started_at, id)"))
+    engine.dispose()
+    index = Index(pg)
+    names = {i["name"] for i in inspect(index.engine).get_indexes("captures")}
+    assert "ix_captures_author_started" not in names
+    assert "ix_captures_author_started_post" in names
+    index.close()
 
 
 def test_captures_by_author_and_time(pg: str) -> None:

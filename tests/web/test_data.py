@@ -79,7 +79,8 @@ def test_filtered_counts_stop_at_the_cap_and_say_so(web: WebData,
     assert everything.paging.total == 33 and not everything.paging.total_is_lower_bound
 
 
-def test_the_author_filter_reads_the_author_index(web: WebData) -> None:
+def _plans(web: WebData, filters: Filters) -> list[str]:
+    """The query plan of every statement one page of the posts list runs."""
     statements: list[tuple[str, object]] = []
 
     def grab(conn: object, cursor: object, statement: str, params: object,
@@ -88,15 +89,75 @@ def test_the_author_filter_reads_the_author_index(web: WebData) -> None:
 
     event.listen(web.index.engine, "before_cursor_execute", grab)
     try:
-        web.posts(Filters(author="Heavy", date_from="2026-03-01"), 1, 5)
+        web.posts(filters, 1, 5)
     finally:
         event.remove(web.index.engine, "before_cursor_execute", grab)
-    for statement, params in statements:  # the count and the page
+    plans = []
+    for statement, params in statements:
         with web.index.engine.connect() as conn:
-            plan = " ".join(str(r[3]) for r in conn.exec_driver_sql(
-                "EXPLAIN QUERY PLAN " + statement, params))  # type: ignore[arg-type]
-        assert "USING INDEX ix_posts_author_lower_captured" in plan, plan
-        assert "SCAN posts" not in plan, plan
+            plans.append(" ".join(str(r[3]) for r in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + statement, params)))  # type: ignore[arg-type]
+    return plans
+
+
+def test_the_author_filter_reads_the_author_indexes(web: WebData,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # author alone: the author's posts, newest first
+    for plan in _plans(web, Filters(author="Heavy")):
+        assert "SCAN posts" not in plan and "SCAN captures" not in plan, plan
+    assert any("USING INDEX ix_posts_author_lower_captured" in p
+               for p in _plans(web, Filters(author="Heavy")))
+    # author and dates: the author's captures in the range name the posts, from the index
+    # alone, and the posts are read by row; no walk over all the author's posts
+    plans = _plans(web, Filters(author="Heavy", date_from="2026-03-01"))
+    assert "USING INDEX ix_captures_author_started_post" in plans[0], plans
+    for plan in plans:
+        assert "SCAN posts" not in plan and "SCAN captures" not in plan, plan
+        assert "ix_posts_author_lower_captured" not in plan, plan
+    # more of them than the count's cap: the author's posts, newest first, as before
+    monkeypatch.setattr(data, "COUNT_CAP", 7)
+    plans = _plans(web, Filters(author="Heavy", date_from="2026-03-01"))
+    assert any("USING INDEX ix_posts_author_lower_captured" in p for p in plans), plans
+    for plan in plans:
+        assert "SCAN posts" not in plan and "SCAN captures" not in plan, plan
+
+
+def test_author_and_dates_list_the_same_posts_with_few_or_many(
+        web: WebData, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Heavy's posts captured from 2026-03-02 on: 26 of 30. Under the cap they are named
+    by the author's captures and counted exactly; over it (a cap of 7), the author's posts
+    are walked and the count says "at least" without walking them all."""
+    f = Filters(author="HEAVY", date_from="2026-03-02", date_to="2026-03-09")
+    expected = sorted(str(100 + i) for i in range(30) if i % 9)
+
+    def listed() -> tuple[list[str], list[tuple[int, bool]]]:
+        pages = [web.posts(f, n, 5) for n in range(1, 7)]
+        return ([p.post_id for page in pages for p in page.items],
+                [(page.paging.total, page.paging.total_is_lower_bound) for page in pages])
+
+    few, few_totals = listed()
+    assert sorted(few) == expected and len(few) == 26
+    assert few_totals == [(26, False)] * 6
+    monkeypatch.setattr(data, "COUNT_CAP", 7)
+    many, many_totals = listed()
+    assert many == few  # the same order: newest capture first
+    assert many_totals[0] == (7, True)  # known to be more, not counted
+    assert many_totals[-1] == (26, False)  # the last page counts past the cap
+    # another filter on top: counted (capped), not assumed
+    narrowed = web.posts(replace(f, status="deleted"), 1, 5)
+    assert narrowed.items == [] and narrowed.paging.total == 0
+
+
+def test_the_posts_list_counts_each_posts_captures(web: WebData) -> None:
+    with web.index.session() as s:
+        post = s.query(PostRow).filter_by(post_id="901").one()
+        for n in range(3):
+            s.add(CaptureRow(id=f"e{n}", post_row_id=post.id, status="live",
+                             started_at=f"2026-06-0{6 + n}T00:00:00Z", author="light"))
+    for f in (Filters(author="light"), Filters(author="light", date_from="2026-01-01"),
+              Filters()):
+        counts = {p.post_id: p.captures for p in web.posts(f, 1, 50).items}
+        assert counts["900"] == 1 and counts["901"] == 4, (f, counts)
 
 
 def test_captures_by_author_and_dates(web: WebData, monkeypatch: pytest.MonkeyPatch) -> None:
