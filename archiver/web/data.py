@@ -114,6 +114,8 @@ def _paging(page: int, size: int, total: int, lower_bound: bool = False) -> Pagi
 def _capture_counts(s: Session, post_row_ids: list[int]) -> dict[int, int]:
     """How many captures each of these posts has (one grouped read, for one page: as a
     column of the list, it was counted for every match that a sort then dropped)."""
+    if not post_row_ids:
+        return {}
     counted = s.execute(select(CaptureRow.post_row_id, func.count())
                         .where(CaptureRow.post_row_id.in_(post_row_ids))
                         .group_by(CaptureRow.post_row_id))
