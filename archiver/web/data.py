@@ -194,8 +194,8 @@ class WebData:
                 q = q.where(or_(PostRow.url.ilike(like, escape="\\"),
                                 PostRow.author.ilike(like, escape="\\"),
                                 PostRow.id.in_(texts)))
-            named = self._author_posts_in_range(s, f)
-            if named is not None and len(named) <= COUNT_CAP:
+            named, found = self._author_posts_in_range(s, f)
+            if named is not None and found <= COUNT_CAP:
                 q = q.where(PostRow.id.in_(named))  # the author's and the dates' condition
             else:
                 if f.author:
@@ -213,7 +213,7 @@ class WebData:
             q = q.order_by(PostRow.last_captured.desc(), PostRow.id.desc())
             filtered = bool(f.platform or f.status or f.author or f.q or f.date_from or f.date_to)
             # nothing else narrows them: reading the author's captures counted them
-            known = len(named) if named is not None and not (f.platform or f.status or f.q) \
+            known = found if named is not None and not (f.platform or f.status or f.q) \
                 else None
             rows, paging = self._page(s, q, page, size, capped=filtered, matches=known)
             counts = _capture_counts(s, [p.id for (p,) in rows])
@@ -221,9 +221,11 @@ class WebData:
                             paging=paging)
 
     @staticmethod
-    def _author_posts_in_range(s: Session, f: Filters) -> list[int] | None:
-        """With an author and dates: the rows of the author's posts captured in the range,
-        up to COUNT_CAP + 1 of them (more than COUNT_CAP: there are more); else None.
+    def _author_posts_in_range(s: Session, f: Filters) -> tuple[Select[Any] | None, int]:
+        """With an author and dates: (the query of the rows of the author's posts captured
+        in the range, up to COUNT_CAP + 1 of them, and how many it finds: more than
+        COUNT_CAP, there are more); else (None, 0). The query, not its rows, goes into the
+        list's: a thousand ids as parameters cost PostgreSQL more than reading them again.
 
         Without it the posts list tries EXISTS on each of the author's posts, newest
         first, until its page and capped count are full: all of a prolific author's
@@ -232,11 +234,11 @@ class WebData:
         from one index (ix_captures_author_started_post; a capture carries its post's
         author), read until COUNT_CAP + 1 distinct posts."""
         if not f.author or not (f.date_from or f.date_to):
-            return None
-        return list(s.scalars(
-            captures_where(select(CaptureRow.post_row_id), author=f.author,
-                           since=f.date_from or None, until=f.date_to or None)
-            .distinct().limit(COUNT_CAP + 1)))
+            return None, 0
+        named = (captures_where(select(CaptureRow.post_row_id), author=f.author,
+                                since=f.date_from or None, until=f.date_to or None)
+                 .distinct().limit(COUNT_CAP + 1))
+        return named, int(s.scalar(select(func.count()).select_from(named.subquery())) or 0)
 
     def captures(self, page: int, size: int, filters: Filters | None = None) -> CaptureList:
         """A page of captures, newest first; `filters`: a capture status, and one author's
