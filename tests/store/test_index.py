@@ -251,10 +251,13 @@ def test_an_index_an_older_schema_had_is_replaced(tmp_path: Path) -> None:
     import sqlite3
 
     def indexes() -> set[str]:
-        with sqlite3.connect(tmp_path / "index.sqlite3") as db:
+        db = sqlite3.connect(tmp_path / "index.sqlite3")
+        try:
             return {n for (n,) in db.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE "
                 "'ix_captures_author%'")}
+        finally:
+            db.close()
 
     index = make_index(tmp_path)
     capture(index, "a", POST, "2026-01-01T00:00:00.000Z")
