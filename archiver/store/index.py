@@ -162,7 +162,7 @@ class Index:
     def _add_missing_columns(self) -> None:
         """Additive migrations: a nullable column a newer schema added is added in place,
         and filled where older rows imply a value (BACKFILL); a missing index is built,
-        and one it replaces (REPLACED_INDEXES) dropped.
+        and the one it replaces (REPLACED_INDEXES) dropped with it.
 
         Only an index with something missing is written to (a read-only copy opens). Then
         the migration holds the database's write lock (SQLite) or an advisory lock
@@ -181,7 +181,7 @@ class Index:
             elif conn.dialect.name == "postgresql":  # any fixed key: this migration's lock
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
                              {"key": MIGRATION_LOCK_KEY})
-            for table, columns, indexes, replaced in self._missing(conn):
+            for table, columns, indexes in self._missing(conn):
                 for column in columns:
                     kind = column.type.compile(dialect=self.engine.dialect)
                     conn.exec_driver_sql(
@@ -192,8 +192,9 @@ class Index:
                                      else {})
                 for index in indexes:
                     conn.execute(CreateIndex(index, if_not_exists=True))
-                for name in replaced:  # a plain name from REPLACED_INDEXES
-                    conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+                    replaced = REPLACED_INDEXES.get(str(index.name))
+                    if replaced:  # a plain name from REPLACED_INDEXES
+                        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {replaced}")
                 if indexes and conn.dialect.name == "postgresql":
                     # statistics for a new expression index now, not at autovacuum's next
                     # ANALYZE (after a tenth of the table changes): without them the
@@ -201,10 +202,10 @@ class Index:
                     conn.exec_driver_sql(f"ANALYZE {table.name}")
 
     @staticmethod
-    def _missing(conn: Any) -> list[tuple[Any, list[Any], list[Any], list[str]]]:
-        """(table, its missing nullable columns, its missing indexes, the indexes there
-        that newer ones replaced) where any is missing or replaced. SQLite's indexes are
-        read from sqlite_master: SQLAlchemy does not reflect expression indexes there."""
+    def _missing(conn: Any) -> list[tuple[Any, list[Any], list[Any]]]:
+        """(table, its missing nullable columns, its missing indexes) where any is missing.
+        SQLite's indexes are read from sqlite_master: SQLAlchemy does not reflect
+        expression indexes there."""
         inspector = inspect(conn)
         sqlite_indexes = ({name for (name,) in conn.exec_driver_sql(
             "SELECT name FROM sqlite_master WHERE type = 'index'")}
@@ -216,10 +217,8 @@ class Index:
             indexes_there = (sqlite_indexes if sqlite_indexes is not None else
                              {i["name"] for i in inspector.get_indexes(table.name)})
             indexes = [i for i in table.indexes if i.name not in indexes_there]
-            replaced = [REPLACED_INDEXES[str(i.name)] for i in table.indexes
-                        if REPLACED_INDEXES.get(str(i.name)) in indexes_there]
-            if columns or indexes or replaced:
-                out.append((table, columns, indexes, replaced))
+            if columns or indexes:
+                out.append((table, columns, indexes))
         return out
 
     @contextmanager

@@ -175,8 +175,10 @@ Index("ix_captures_author_started_post", func.lower(CaptureRow.author),
       CaptureRow.started_at, CaptureRow.id, CaptureRow.post_row_id,
       postgresql_include=["author"])
 
-#: index -> the index of an older schema it replaces: dropped where the new one is built,
-#: or found beside it (an older archiver opening the index builds its own again)
+#: index -> the index of an older schema it replaces, dropped in the migration that builds
+#: the new one. An older archiver opening the index later builds its own again; the two
+#: then stay side by side (the same answers; dropping it again on every newer open would
+#: have the versions rebuild it in turn, and a read-only copy would not open)
 REPLACED_INDEXES = {"ix_captures_author_started_post": "ix_captures_author_started"}
 
 

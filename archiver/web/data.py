@@ -7,6 +7,7 @@ import difflib
 import json
 import re
 from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -87,11 +88,19 @@ class Filters:
             if "\x00" in value:  # PostgreSQL refuses NUL in text: a 400, not a 500
                 raise ValueError(f"{label} must not contain a NUL character")
         for label, value in (("from", self.date_from), ("to", self.date_to)):
-            if value and not _DATE.fullmatch(value):
+            if value and not _real_date(value):
                 raise ValueError(f"{label} must be a date like 2026-11-24")
         if self.status and self.status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}")
         return self
+
+
+def _real_date(value: str) -> bool:
+    """YYYY-MM-DD and a day of the calendar (2026-02-30 is not)."""
+    try:
+        return bool(_DATE.fullmatch(value)) and bool(date.fromisoformat(value))
+    except ValueError:
+        return False
 
 
 def post_href(platform: str, post_id: str) -> str:

@@ -246,12 +246,15 @@ def test_an_older_index_gets_the_captures_author_column_filled(tmp_path: Path) -
 
 
 def test_an_index_an_older_schema_had_is_replaced(tmp_path: Path) -> None:
-    """ix_captures_author_started (before post_row_id was added to it) is dropped when its
-    replacement is built, and again if an older archiver built it back beside it."""
+    """ix_captures_author_started (before post_row_id was added to it) is dropped in the
+    migration that builds its replacement. Built again beside it (by an older archiver),
+    it stays: a newer open writes nothing for it, and a read-only copy opens."""
     import sqlite3
 
+    path = tmp_path / "index.sqlite3"
+
     def indexes() -> set[str]:
-        db = sqlite3.connect(tmp_path / "index.sqlite3")
+        db = sqlite3.connect(path)
         try:
             return {n for (n,) in db.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE "
@@ -259,23 +262,37 @@ def test_an_index_an_older_schema_had_is_replaced(tmp_path: Path) -> None:
         finally:
             db.close()
 
+    def older_archiver(drop_new: bool) -> None:
+        db = sqlite3.connect(path)
+        if drop_new:
+            db.execute("DROP INDEX ix_captures_author_started_post")
+        db.execute("CREATE INDEX ix_captures_author_started ON captures "
+                   "(lower(author), started_at, id)")
+        db.commit()
+        db.close()
+
     index = make_index(tmp_path)
     capture(index, "a", POST, "2026-01-01T00:00:00.000Z")
     index.close()
-    old = ("CREATE INDEX ix_captures_author_started ON captures (lower(author), started_at, "
-           "id)")
-    for drop_new in (True, False):  # as the older schema left it; both, as an older
-        db = sqlite3.connect(tmp_path / "index.sqlite3")  # archiver would leave them
-        if drop_new:
-            db.execute("DROP INDEX ix_captures_author_started_post")
-        db.execute(old)
-        db.commit()
-        db.close()
-        assert "ix_captures_author_started" in indexes()
-        index = make_index(tmp_path)
-        assert indexes() == {"ix_captures_author_started_post"}
-        assert [r.id for r in index.captures(author="JACK", since="2026-01-01")] == ["a"]
+    older_archiver(drop_new=True)  # as the older schema left it
+    index = make_index(tmp_path)
+    assert indexes() == {"ix_captures_author_started_post"}
+    index.close()
+    older_archiver(drop_new=False)  # an older archiver opened it since
+    both = {"ix_captures_author_started", "ix_captures_author_started_post"}
+    before = path.stat().st_mtime_ns
+    index = make_index(tmp_path)
+    assert indexes() == both
+    assert [r.id for r in index.captures(author="JACK", since="2026-01-01")] == ["a"]
+    index.close()
+    path.chmod(0o444)  # and a read-only copy opens
+    try:
+        index = Index(f"sqlite:///file:{path}?mode=ro&uri=true")
+        assert [r.id for r in index.captures(author="jack")] == ["a"]
         index.close()
+    finally:
+        path.chmod(0o644)
+    assert path.stat().st_mtime_ns == before
 
 
 def test_a_migration_commits_as_one_and_marks_the_schema(tmp_path: Path) -> None:
