@@ -21,7 +21,7 @@ from archiver.net import utc_now
 from archiver.platforms import match_url
 from archiver.retrieval import verify_selection
 from archiver.store.files import inside, read_manifest
-from archiver.store.index import Index, captures_where, handle_key, time_bound
+from archiver.store.index import Index, captures_where, handle_key
 from archiver.store.schema import ArticleFetchRow, ArticleRow, CaptureRow, EmbedRow, PostRow
 from archiver.web.models import (
     ArticleDetail,
@@ -174,15 +174,12 @@ class WebData:
         a page beyond COUNT_CAP)."""
         cap = max(COUNT_CAP, page * size + 1) if capped else None
         if matches is not None and (matches <= COUNT_CAP or cap == COUNT_CAP):
-            rows = list(s.execute(q.limit(size).offset((page - 1) * size)))
-            if matches > COUNT_CAP:
-                return rows, _paging(page, size, COUNT_CAP, lower_bound=True)
-            return rows, _paging(page, size, matches)
-        # the first column (the row's id) is enough to count: no per-row subqueries
-        counted = q.with_only_columns(q.selected_columns[0]).order_by(None)
-        if cap is not None:
-            counted = counted.limit(cap + 1)
-        total = int(s.scalar(select(func.count()).select_from(counted.subquery())) or 0)
+            total = matches
+        else:  # the first column (the row's id) is enough to count: no per-row subqueries
+            counted = q.with_only_columns(q.selected_columns[0]).order_by(None)
+            if cap is not None:
+                counted = counted.limit(cap + 1)
+            total = int(s.scalar(select(func.count()).select_from(counted.subquery())) or 0)
         rows = list(s.execute(q.limit(size).offset((page - 1) * size)))
         if cap is not None and total > cap:
             return rows, _paging(page, size, cap, lower_bound=True)
@@ -212,18 +209,15 @@ class WebData:
                 if f.date_from or f.date_to:
                     # EXISTS, per post, on ix_captures_post_started: an IN over every
                     # capture in the range would list them all first (1 s at 1M captures)
-                    when = select(CaptureRow.id).where(CaptureRow.post_row_id == PostRow.id)
-                    if f.date_from:
-                        when = when.where(CaptureRow.started_at >= time_bound(f.date_from))
-                    if f.date_to:
-                        when = when.where(
-                            CaptureRow.started_at <= time_bound(f.date_to, end=True))
+                    when = captures_where(
+                        select(CaptureRow.id).where(CaptureRow.post_row_id == PostRow.id),
+                        since=f.date_from or None, until=f.date_to or None)
                     q = q.where(when.correlate(PostRow).exists())
             q = q.order_by(PostRow.last_captured.desc(), PostRow.id.desc())
-            filtered = bool(f.platform or f.status or f.author or f.q or f.date_from or f.date_to)
+            narrowed = bool(f.platform or f.status or f.q)
+            filtered = narrowed or bool(f.author or f.date_from or f.date_to)
             # nothing else narrows them: reading the author's captures counted them
-            known = found if named is not None and not (f.platform or f.status or f.q) \
-                else None
+            known = found if named is not None and not narrowed else None
             rows, paging = self._page(s, q, page, size, capped=filtered, matches=known)
             counts = _capture_counts(s, [p.id for (p,) in rows])
             return PostList(items=[_post_summary(p, counts.get(p.id, 0)) for (p,) in rows],
