@@ -31,6 +31,7 @@ import os
 import platform as pyplatform
 import re
 import shutil
+import signal
 import tempfile
 import threading
 from collections.abc import AsyncIterator
@@ -238,6 +239,29 @@ def driver_env(tmp: Path) -> dict[str, str]:
     return {"TMPDIR": str(tmp), "PW_TEST_SCREENSHOT_NO_FONTS_READY": "1"}
 
 
+def session_processes(tmp: Path) -> list[int]:
+    """The processes started for the session whose temporary directory is `tmp`, still
+    running: its driver, the browser and the browser's helpers all began with it as TMPDIR
+    (`driver_env`), a name no other process has. Read from /proc, so none are found where
+    there is none."""
+    marker = b"TMPDIR=" + os.fsencode(tmp)
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as environ:
+                if marker in environ.read().split(b"\0"):
+                    found.append(int(name))
+        except OSError:  # gone meanwhile, or another user's
+            continue
+    return found
+
+
 class BrowserSession:
     """One Chromium for a run; a fresh context per capture. Async context manager."""
 
@@ -369,6 +393,12 @@ class BrowserSession:
             self._pw_cm = None
             self._pw = None
         if self._tmp is not None:
+            # what an orderly stop left running: a driver whose start failed or was
+            # cancelled inside Playwright (which then has no handle to stop it by), a
+            # browser whose driver died
+            for pid in session_processes(self._tmp):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
 

@@ -14,6 +14,7 @@ from archiver.capture.browser import (
     find_browser,
     launch_args,
     resolver_rules,
+    session_processes,
     session_tmp,
     spki_hashes,
 )
@@ -172,3 +173,43 @@ def test_a_start_that_fails_after_the_driver_started_leaves_nothing(
     assert not session.alive and session._pw_cm is None  # the driver was stopped
     assert not list(tmp_path.glob(f"{SESSION_TMP_PREFIX}*"))
     assert "TMPDIR" not in os.environ
+
+
+def test_a_start_cancelled_while_playwright_starts_its_driver_leaves_no_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cancelled inside Playwright's own start (a run stopped as it begins), the driver has
+    started but Playwright has no handle yet to stop it by, and it would run on as long as
+    this process: close() finds it by the session's temporary directory, which it began
+    with, and ends it."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv("TMPDIR", raising=False)
+
+    async def go() -> tuple[Path, list[int], bool]:
+        session = BrowserSession(BrowserConfig(), NetworkConfig())
+        starting = asyncio.create_task(session.start())
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not starting.done():
+            tmp = session._tmp
+            driver = session_processes(tmp) if tmp is not None else []
+            if tmp is not None and driver:
+                # past the spawn (a cancel during it ends the process in asyncio), while
+                # Playwright waits for the driver's first answer
+                await asyncio.sleep(0.03)
+                inside = session._pw is None  # Playwright's start not finished
+                starting.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await starting
+                return tmp, driver, inside
+            await asyncio.sleep(0.002)
+        raise AssertionError("the driver never started")
+
+    tmp, driver, inside = asyncio.run(go())
+    assert inside, "the start got past Playwright's own before it could be cancelled"
+    left = session_processes(tmp)
+    for _ in range(100):
+        if not left:
+            break
+        time.sleep(0.05)
+        left = session_processes(tmp)
+    assert not left, f"left running: {left} (the driver was {driver})"
+    assert not tmp.exists()
