@@ -62,6 +62,43 @@ def test_a_hidden_post_beside_a_visible_notice_is_gone(browser_loop: LoopThread)
     assert result.elapsed_s < 10
 
 
+#: A notice that leaves the page each time the post is looked for (the page's own check,
+#: SETTLED, asks `document.querySelectorAll` for it) and comes back half a second later;
+#: `then` runs once, at the first look.
+def _swapping(then: str = "") -> str:
+    return f"""<body>{GONE}<script>
+      const own = Document.prototype.querySelectorAll;
+      let looks = 0;
+      document.querySelectorAll = function (sel) {{
+        if (sel === 'article.post') {{
+          const gone = own.call(document, 'div.gone')[0];
+          if (gone) {{ gone.remove(); setTimeout(() => document.body.append(gone), 500); }}
+          if (++looks === 1) {{ {then} }}
+        }}
+        return own.call(this, sel);
+      }};</script></body>"""
+
+
+def test_a_page_that_keeps_swapping_the_notice_away_ends_with_that_reason(
+        browser_loop: LoopThread) -> None:
+    """Neither the post nor the notice stays for a look: after SWAPS looks the page is
+    given up with that reason, long before its deadline, and kept as it showed."""
+    result = _render(browser_loop, _swapping(), timeout_s=30)
+    assert (result.signal, result.detail) == (
+        "timeout", "the post and its unavailable notice kept replacing each other")
+    assert result.screenshot_kind == "full" and result.screenshot
+    assert result.elapsed_s < 15
+
+
+def test_a_notice_the_post_replaces_is_looked_at_again(browser_loop: LoopThread) -> None:
+    """A placeholder notice gone at the first look, the post shown after it: the post."""
+    result = _render(browser_loop, _swapping(
+        f"setTimeout(() => document.body.insertAdjacentHTML('beforeend', `{POST}`), 200);"),
+        timeout_s=30)
+    assert (result.signal, result.screenshot_kind) == ("rendered", "element")
+    assert "Martial law is declared." in (result.text or "")
+
+
 def test_a_post_inside_a_shadow_root_is_rendered(browser_loop: LoopThread) -> None:
     """Playwright's locators see into open shadow roots; the page's own check does not,
     and must not take that for the post being gone."""
@@ -192,6 +229,24 @@ def test_the_clip_is_the_posts_box_rounded_outward(browser_loop: LoopThread) -> 
     scale = browser_loop.browser.config.device_scale_factor
     assert (width, height) == (round(result.clip["width"] * scale),
                                round(result.clip["height"] * scale))
+
+
+def test_a_post_its_page_moves_after_the_clip_was_measured_is_taken_again(
+        browser_loop: LoopThread) -> None:
+    """Motion driven by a script, not by an animation, shows only in the check after the
+    screenshot (the page's second measure of the post): the clip is dropped, and
+    Playwright's element screenshot takes the post where it now is."""
+    moving = ('<body style="margin: 8px"><script>let measured = 0;'
+              'const own = document.getAnimations.bind(document);'
+              'document.getAnimations = () => { if (++measured === 2) document.querySelector('
+              '"article.post").style.marginLeft = "40px"; return own(); };</script>'
+              f'{POST}</body>')
+    moved = ('<body style="margin: 8px"><article class="post" style="margin-left: 40px">'
+             '<p>Martial law is declared.</p></article></body>')
+    result = _render(browser_loop, moving)
+    assert (result.signal, result.screenshot_kind, result.clip) == ("rendered", "element", None)
+    assert result.screenshot == _element_screenshot(browser_loop, moved)
+    assert result.screenshot != _element_screenshot(browser_loop, moving)
 
 
 def test_a_post_that_did_not_settle_is_taken_by_playwrights_element_screenshot(
