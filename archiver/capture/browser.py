@@ -34,11 +34,11 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -239,6 +239,30 @@ def driver_env(tmp: Path) -> dict[str, str]:
     return {"TMPDIR": str(tmp), "PW_TEST_SCREENSHOT_NO_FONTS_READY": "1"}
 
 
+#: How long a cancelled session start waits for Playwright's own start to end (see
+#: `_to_its_end`) before it cancels that too.
+DRIVER_START_GRACE_S = 30.0
+
+T = TypeVar("T")
+
+
+async def _to_its_end(step: Awaitable[T], grace_s: float) -> T:
+    """`step`, awaited to its end even when the caller is cancelled meanwhile (for up to
+    `grace_s` more seconds), the cancellation raised after. For Playwright's start: cut off
+    half-way, once its driver has spawned, it has no handle to stop the driver by, and the
+    driver runs on for the life of this process (`session_processes` ends what is left)."""
+    task = asyncio.ensure_future(step)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait({task}, timeout=grace_s)
+        if not task.done():
+            task.cancel()
+        elif not task.cancelled():
+            task.exception()  # read, so that a failure is not logged as never retrieved
+        raise  # the caller's cleanup stops what the step started
+
+
 def session_processes(tmp: Path) -> list[int]:
     """The processes started for the session whose temporary directory is `tmp`, still
     running: its driver, the browser and the browser's helpers all began with it as TMPDIR
@@ -300,15 +324,16 @@ class BrowserSession:
         assert self._tmp is not None
         self._pw_cm = async_playwright()
         async with _driver_env(driver_env(self._tmp)):
-            self._pw = await self._pw_cm.__aenter__()
+            pw: Playwright = await _to_its_end(self._pw_cm.__aenter__(), DRIVER_START_GRACE_S)
+            self._pw = pw
         try:
-            own = self._pw.chromium.executable_path
+            own = pw.chromium.executable_path
         except PlaywrightError:
             own = None
         executable, source = find_browser(self.config, own)
         proxy = {"server": self.network.proxy} if self.network.proxy else None
         try:
-            self._browser = await self._pw.chromium.launch(
+            self._browser = await pw.chromium.launch(
                 executable_path=executable, headless=self.config.headless,
                 args=launch_args(self.config, self.network),
                 proxy=proxy)  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from archiver.capture.browser import (
     SESSION_TMP_PREFIX,
     BrowserSession,
     _driver_env,
+    _to_its_end,
     find_browser,
     launch_args,
     resolver_rules,
@@ -179,8 +180,9 @@ def test_a_start_cancelled_while_playwright_starts_its_driver_leaves_no_process(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Cancelled inside Playwright's own start (a run stopped as it begins), the driver has
     started but Playwright has no handle yet to stop it by, and it would run on as long as
-    this process: close() finds it by the session's temporary directory, which it began
-    with, and ends it."""
+    this process. The start goes on to its end (`_to_its_end`), and close() stops the
+    driver; whatever is left is found by the session's temporary directory, which it began
+    with, and ended. Either alone passes this test."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.delenv("TMPDIR", raising=False)
 
@@ -213,3 +215,28 @@ def test_a_start_cancelled_while_playwright_starts_its_driver_leaves_no_process(
         left = session_processes(tmp)
     assert not left, f"left running: {left} (the driver was {driver})"
     assert not tmp.exists()
+
+
+def test_a_step_cancelled_half_way_is_awaited_to_its_end_then_cancelled() -> None:
+    """What `_to_its_end` guards (Playwright's start) ends before the cancel is raised, so
+    that the caller's cleanup can stop what it started; one that outlasts the grace is
+    cancelled too."""
+    async def go(step_s: float, grace_s: float) -> tuple[list[str], bool]:
+        ended: list[str] = []
+
+        async def step() -> str:
+            await asyncio.sleep(step_s)
+            ended.append("step")
+            return "started"
+
+        caller = asyncio.create_task(_to_its_end(step(), grace_s))
+        await asyncio.sleep(0.02)
+        caller.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await caller
+        ended.append("caller")
+        await asyncio.sleep(step_s)
+        return ended, caller.cancelled()
+
+    assert asyncio.run(go(0.2, 5)) == (["step", "caller"], True)
+    assert asyncio.run(go(0.5, 0.05)) == (["caller"], True)  # the step never ended
