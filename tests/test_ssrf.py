@@ -472,16 +472,18 @@ class Visit:
     leaks: list[tuple[str, int]]  # connections the proxy made to anything but allowed ones
     server: dict[str, Any] | None  # where the proxy reached the page's host
     playwright_server: dict[str, Any] | None  # what Playwright says: the proxy itself
+    probed: Any = None  # what `probe` gave on the page at the end
 
 
 def visit(loop: LoopThread, fake: FakePlatform, resolver: Resolver, url: str, net: Net, *,
           refusals: int = 0, settle: float = 0.4,
-          allowed: frozenset[tuple[str, int]] = frozenset()) -> Visit:
-    """Load `url` in a fresh guarded context; wait for `refusals` entries in `refused`."""
+          allowed: frozenset[tuple[str, int]] = frozenset(), probe: str | None = None) -> Visit:
+    """Load `url` in a fresh guarded context; wait for `refusals` entries in `refused`;
+    evaluate `probe` (JavaScript) on the page at the end."""
     guard = BrowserGuard(resolver)
     before = len(net.connects)
 
-    async def run() -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    async def run() -> tuple[dict[str, Any] | None, dict[str, Any] | None, Any]:
         context = await guard.new_context(loop.browser)
         try:
             page = await context.new_page()
@@ -495,15 +497,16 @@ def visit(loop: LoopThread, fake: FakePlatform, resolver: Resolver, url: str, ne
             await asyncio.sleep(settle)  # time for a stray connection to show
             assert response is not None
             said = await response.server_addr()
-            return guard.server_for(response.url), dict(said) if said else None
+            probed = await page.evaluate(probe) if probe else None
+            return guard.server_for(response.url), dict(said) if said else None, probed
         finally:
             await context.close()
             await guard.close()
 
     fake.serve(f"https://{PAGE_HOST}/ssrf-preflight", "<!doctype html><title>ok</title>")
-    server, said = loop.run(run(), timeout=60)
+    server, said, probed = loop.run(run(), timeout=60)
     ok = {("127.0.0.1", fake.port), *allowed}
-    return Visit(guard, [c for c in net.connects[before:] if c not in ok], server, said)
+    return Visit(guard, [c for c in net.connects[before:] if c not in ok], server, said, probed)
 
 
 def _guard_resolver(fake: FakePlatform, *allow: str, **extra: str) -> Resolver:
@@ -681,10 +684,13 @@ KNOWN_GAPS = {
         '<script>new Worker(URL.createObjectURL(new Blob([`new WebSocket('
         f'"ws://127.0.0.3:{p}/gap")`])))</script>'),
     # WebRTC's STUN/TURN traffic is not HTTP: Chromium is launched with WebRTC confined to
-    # proxied connections (no UDP), so the STUN binding request is never sent.
+    # proxied connections (no UDP), so the STUN binding request is never sent. The page
+    # keeps the candidates it gathers (WEBRTC_GATHERED).
     "webrtc": lambda p: (
         '<script>const pc = new RTCPeerConnection({iceServers: [{urls: '
-        f'"stun:127.0.0.3:{p}"}}]}}); pc.createDataChannel("x"); pc.createOffer().then('
+        f'"stun:127.0.0.3:{p}"}}]}}); window.gathered = [];'
+        " pc.onicecandidate = e => e.candidate && gathered.push(e.candidate.candidate);"
+        ' pc.createDataChannel("x"); pc.createOffer().then('
         "o => pc.setLocalDescription(o))</script>"),
     # WebRTC told (by a remote description) to reach a peer at a refused address: the TCP
     # candidate is tried through the proxy (refused there), the UDP one not at all.
@@ -704,6 +710,12 @@ KNOWN_GAPS = {
 }
 
 
+#: The webrtc page's gathering, once over: without the switches the browser offers a local
+#: address of its own as a candidate, under an mDNS name (a .local name it announces by
+#: multicast on the local network), and sends STUN from it.
+WEBRTC_GATHERED = "pc.iceGatheringState === 'complete' ? gathered : 'still gathering'"
+
+
 @pytest.mark.parametrize("gap", list(KNOWN_GAPS))
 def test_known_browser_gaps(gap: str, browser_loop: LoopThread, fake_platform: FakePlatform,
                             refused_v4: Listener, net: Net) -> None:
@@ -716,9 +728,12 @@ def test_known_browser_gaps(gap: str, browser_loop: LoopThread, fake_platform: F
     fake_platform.serve(f"https://{PAGE_HOST}/ssrf-gap-{gap}", html)
     proxied = gap not in ("webrtc", "webtransport")
     seen = visit(browser_loop, fake_platform, _guard_resolver(fake_platform),
-                 f"https://{PAGE_HOST}/ssrf-gap-{gap}", net, refusals=int(proxied), settle=1.0)
+                 f"https://{PAGE_HOST}/ssrf-gap-{gap}", net, refusals=int(proxied), settle=1.0,
+                 probe=WEBRTC_GATHERED if gap == "webrtc" else None)
     assert seen.leaks == [] and seen.guard.breaches == []
     assert refused_v4.seen == [] and refused_v4.datagrams == []
+    if gap == "webrtc":
+        assert seen.probed == []  # no candidate of its own: no local address, no mDNS name
     if proxied:
         assert any(e.split(": ", 1)[0] in (f"{REFUSED_V4}:{refused_v4.port}",
                                            f"http://{refused_v4.netloc()}/gap",
@@ -765,9 +780,11 @@ def test_udp_gaps_stay_closed_in_the_other_chromium(
     proxied = gap == "webrtc-remote-candidates"  # its TCP candidate goes to the proxy
     seen = visit(other_browser_loop, fake_platform, _guard_resolver(fake_platform),
                  f"https://{PAGE_HOST}/ssrf-other-{gap}", net, refusals=int(proxied),
-                 settle=1.0)
+                 settle=1.0, probe=WEBRTC_GATHERED if gap == "webrtc" else None)
     assert seen.leaks == [] and seen.guard.breaches == []
     assert refused_v4.seen == [] and refused_v4.datagrams == []
+    if gap == "webrtc":
+        assert seen.probed == []
     if proxied:  # the page's WebRTC did run in this browser
         assert any(e.startswith(f"{REFUSED_V4}:{refused_v4.port}")
                    for e in seen.guard.refused), seen.guard.refused
