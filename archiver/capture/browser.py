@@ -263,11 +263,19 @@ async def _to_its_end(step: Awaitable[T], grace_s: float) -> T:
         raise  # the caller's cleanup stops what the step started
 
 
+#: How a session's processes are known by their command lines: Playwright's driver
+#: ("run-driver"), the browser it launched ("--remote-debugging-pipe") and the browser's
+#: helpers ("--type=renderer" and the like).
+_DRIVER_ARG = b"run-driver"
+_BROWSER_ARGS = (b"--remote-debugging-pipe", b"--type=")
+
+
 def session_processes(tmp: Path) -> list[int]:
     """The processes started for the session whose temporary directory is `tmp`, still
     running: its driver, the browser and the browser's helpers all began with it as TMPDIR
-    (`driver_env`), a name no other process has. Read from /proc, so none are found where
-    there is none."""
+    (`driver_env`), a name no other process has, and their command lines say what they are
+    (a command another thread ran while the driver started would have that TMPDIR too).
+    Read from /proc, so none are found where there is none."""
     marker = b"TMPDIR=" + os.fsencode(tmp)
     try:
         names = os.listdir("/proc")
@@ -279,10 +287,14 @@ def session_processes(tmp: Path) -> list[int]:
             continue
         try:
             with open(f"/proc/{name}/environ", "rb") as environ:
-                if marker in environ.read().split(b"\0"):
-                    found.append(int(name))
+                if marker not in environ.read().split(b"\0"):
+                    continue
+            with open(f"/proc/{name}/cmdline", "rb") as cmdline:
+                args = cmdline.read().split(b"\0")
         except OSError:  # gone meanwhile, or another user's
             continue
+        if any(a == _DRIVER_ARG or a.startswith(_BROWSER_ARGS) for a in args):
+            found.append(int(name))
     return found
 
 

@@ -1,5 +1,7 @@
 import asyncio
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -240,3 +242,24 @@ def test_a_step_cancelled_half_way_is_awaited_to_its_end_then_cancelled() -> Non
 
     assert asyncio.run(go(0.2, 5)) == (["step", "caller"], True)
     assert asyncio.run(go(0.5, 0.05)) == (["caller"], True)  # the step never ended
+
+
+def test_session_processes_are_the_sessions_driver_and_browser_only(tmp_path: Path) -> None:
+    """A command another thread started while the driver started has the session's TMPDIR
+    too: it is not the session's to end. A browser helper with it is."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    wait = [sys.executable, "-c", "import time; time.sleep(60)"]
+    other = subprocess.Popen(wait, env=env)
+    helper = subprocess.Popen([*wait, "--type=renderer"], env=env)
+    elsewhere = subprocess.Popen([*wait, "--type=renderer"],
+                                 env={**env, "TMPDIR": str(tmp_path / "another")})
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and helper.pid not in session_processes(tmp_path):
+            time.sleep(0.02)
+        assert session_processes(tmp_path) == [helper.pid]
+    finally:
+        for proc in (other, helper, elsewhere):
+            proc.kill()
+            proc.wait()
+    assert session_processes(tmp_path) == []
