@@ -97,10 +97,13 @@ class Filters:
 
 def _real_date(value: str) -> bool:
     """YYYY-MM-DD and a day of the calendar (2026-02-30 is not)."""
+    if not _DATE.fullmatch(value):
+        return False
     try:
-        return bool(_DATE.fullmatch(value)) and bool(date.fromisoformat(value))
+        date.fromisoformat(value)
     except ValueError:
         return False
+    return True
 
 
 def post_href(platform: str, post_id: str) -> str:
