@@ -25,6 +25,8 @@ import json
 import shutil
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -788,6 +790,46 @@ def test_udp_gaps_stay_closed_in_the_other_chromium(
     if proxied:  # the page's WebRTC did run in this browser
         assert any(e.startswith(f"{REFUSED_V4}:{refused_v4.port}")
                    for e in seen.guard.refused), seen.guard.refused
+
+
+def _netns_refusal() -> str | None:
+    """Why this machine cannot give a process a network namespace of its own, or None."""
+    if sys.platform != "linux" or not (shutil.which("unshare") and shutil.which("ip")):
+        return "needs Linux with unshare(1) and ip(8)"
+    probe = subprocess.run(["unshare", "--net", "ip", "link", "set", "lo", "up"],
+                           capture_output=True, text=True, timeout=30)
+    return None if probe.returncode == 0 else f"no network namespace: {probe.stderr.strip()}"
+
+
+@pytest.mark.parametrize("which", ["session", "other"])
+def test_webrtc_sends_nothing_on_a_real_link(which: str, browser_loop: LoopThread,
+                                             fake_platform: FakePlatform,
+                                             tmp_path: Path) -> None:
+    """The tests above watch loopback only; WebRTC's own UDP (mDNS announcements of a local
+    name, STUN) would go out on the machine's network. In a network namespace of its own
+    with one contained link (tests/netns.py), a page's peer connection gathers nothing, and
+    nothing Chromium sends reaches the link: no STUN to the page's server on it, no mDNS.
+    Without the WebRTC switches both go out. What remains is the kernel's report that
+    Chromium's mDNS listener joined and left its multicast group (224.0.0.251); it sends
+    nothing there."""
+    refusal = _netns_refusal()
+    if refusal:
+        pytest.skip(refusal)
+    if which == "session":
+        assert browser_loop.browser.info is not None
+        executable = browser_loop.browser.info.executable
+    else:
+        executable = _other_chromium(make_config(fake_platform.host_map(),
+                                                 fake_platform.ca_pem, tmp_path))
+    run = subprocess.run(["unshare", "--net", sys.executable, "-m", "tests.netns", executable],
+                         cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert seen["control"], "the watch saw nothing on the link; it would miss anything else"
+    assert seen["gathered"] == [], seen
+    assert seen["sent"] == [], seen
+    assert set(seen["igmp"]) <= {"join 224.0.0.251", "leave 224.0.0.251"}, seen
 
 
 def test_an_alt_svc_for_http3_sends_no_datagram(

@@ -62,7 +62,11 @@ QUIET_FLAGS = (
 #: WebRTC may use the proxy (TCP) only, never UDP of its own: STUN to any address, local
 #: candidates and media would bypass the guarded proxy. The full Chromium 156 knows the
 #: first switch only, its headless shell the second only (each ignores the other);
-#: tests/test_ssrf.py's `webrtc` cases fail on either browser without its switch.
+#: tests/test_ssrf.py's `webrtc` cases fail on either browser without its switch. With
+#: them, a page's peer connection still starts Chromium's mDNS listener, which joins the
+#: multicast group 224.0.0.251 and sends nothing to it (tests/netns.py watches a real link).
+#: Disabling the WebRtcHideLocalIpsWithMdns feature would stop that, but Chromium takes the
+#: last `--disable-features` only, and a second one would undo Playwright's own list.
 WEBRTC_FLAGS = ("--webrtc-ip-handling-policy=disable_non_proxied_udp",
                 "--force-webrtc-ip-handling-policy=disable_non_proxied_udp")
 #: HTTP/3 (and WebTransport over it) is UDP; a proxied context must not use it. Chromium
