@@ -31,7 +31,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sqlalchemy.schema import CreateIndex
@@ -40,7 +40,14 @@ from archiver.errors import StoreError
 from archiver.models import CaptureResult, EmbedRef, FoundIn, HttpExchange, PostRef
 from archiver.net import utc_now
 from archiver.recapture import Policy, classify, next_state
-from archiver.store.files import MANIFEST, inside, process_alive, read_manifest, sha256_file
+from archiver.store.files import (
+    MANIFEST,
+    TIMESTAMP,
+    inside,
+    process_alive,
+    read_manifest,
+    sha256_file,
+)
 from archiver.store.schema import (
     REPLACED_INDEXES,
     SCHEMA_VERSION,
@@ -504,11 +511,22 @@ class Index:
         me = run_owner()
         touched: list[tuple[str, bool]] = []
         with self.session() as s:
-            for row in s.scalars(select(CaptureRow).where(CaptureRow.status == "in_progress")):
-                if row.owner == me or owner_alive(row.owner or "", row.started_at,
-                                                   stale_after):
-                    continue
-                touched.append((row.id, self._close_orphan(s, row, data_dir)))
+            orphans = [(row.id, row.owner) for row in s.execute(
+                select(CaptureRow.id, CaptureRow.owner, CaptureRow.started_at)
+                .where(CaptureRow.status == "in_progress"))
+                if row.owner != me and not owner_alive(row.owner or "", row.started_at,
+                                                       stale_after)]
+        for capture_id, owner in orphans:
+            with self.session() as s:
+                # claimed first, by a write: of two processes starting at once, one closes
+                # it (the other's claim changes no row)
+                claimed = cast(CursorResult[Any], s.execute(update(CaptureRow).where(
+                    CaptureRow.id == capture_id, CaptureRow.status == "in_progress",
+                    CaptureRow.owner.is_(None) if owner is None else CaptureRow.owner == owner)
+                    .values(owner=f"closing:{me}")))
+                row = s.get(CaptureRow, capture_id) if claimed.rowcount == 1 else None
+                if row is not None:
+                    touched.append((row.id, self._close_orphan(s, row, data_dir)))
         return touched
 
     def _close_orphan(self, session: Session, row: CaptureRow, data_dir: Path) -> bool:
@@ -526,6 +544,8 @@ class Index:
                 row.reason = status.get("reason")
                 row.finished_at = when.get("finished")
                 row.manifest_sha256 = sha256_file(root / MANIFEST)
+                # as finish_capture would have: a capture without a token is stamped later
+                row.timestamp = "stamped" if (root / TIMESTAMP).is_file() else "untimestamped"
                 data = manifest.get("post_data")
                 row.text = data.get("text") if isinstance(data, dict) else None
                 listed = manifest.get("artifacts")

@@ -114,6 +114,74 @@ def test_reconcile_completes_the_bookkeeping_of_a_stored_capture(tmp_path: Path)
     index.close()
 
 
+def test_a_reconciled_capture_without_a_token_is_stamped_later(tmp_path: Path) -> None:
+    """A capture closed by reconcile gets the timestamp state a normal finish gives it: its
+    own token, or "untimestamped", which a later run with an authority stamps."""
+    index = make_index(tmp_path)
+    data_dir = tmp_path / "data"
+    for cid, token in (("bare", False), ("sealed", True)):
+        index.begin_capture(cid, POST, "run", "2026-01-01T00:00:00.000Z", f"captures/t/{cid}")
+        root = data_dir / "captures/t" / cid
+        root.mkdir(parents=True)
+        (root / "manifest.json").write_text(json.dumps(
+            {"status": {"status": "live", "reason": None},
+             "when": {"finished": "2026-01-01T00:00:05.000Z"}}))
+        if token:
+            (root / "manifest.tsr").write_bytes(b"token")
+        with index.session() as s:
+            row = s.get(CaptureRow, cid)
+            assert row is not None
+            row.owner = f"{socket.gethostname()}:999999999:1"
+    assert sorted(index.reconcile(data_dir)) == [("bare", True), ("sealed", True)]
+    assert [r.id for r in index.captures_to_stamp()] == ["bare"]
+    assert index.capture("sealed").timestamp == "stamped"
+    index.close()
+
+
+def test_two_processes_reconciling_at_once_close_an_orphan_once(tmp_path: Path,
+                                                               monkeypatch) -> None:
+    """Two runs starting together (the scheduler and a manual archive) both see the same
+    capture left in progress: one closes it, the other leaves it be, so its artifacts are
+    recorded once."""
+    import threading
+
+    import archiver.store.index as index_module
+
+    first = make_index(tmp_path)
+    data_dir = tmp_path / "data"
+    first.begin_capture("orphan", POST, "run", "2026-01-01T00:00:00.000Z", "captures/t/o")
+    root = data_dir / "captures/t/o"
+    root.mkdir(parents=True)
+    (root / "manifest.json").write_text(json.dumps(
+        {"status": {"status": "live", "reason": None},
+         "when": {"finished": "2026-01-01T00:00:05.000Z"},
+         "artifacts": [{"name": "embed.png", "sha256": "a" * 64, "size": 10,
+                        "media_type": "image/png", "role": "screenshot"}]}))
+    with first.session() as s:
+        row = s.get(CaptureRow, "orphan")
+        assert row is not None
+        row.owner = f"{socket.gethostname()}:999999999:1"
+    both_looked = threading.Barrier(2, timeout=10)
+
+    def dead_after_both_looked(owner: str, *args: object) -> bool:
+        both_looked.wait()  # each has read the capture as in progress, its owner dead
+        return False
+
+    monkeypatch.setattr(index_module, "owner_alive", dead_after_both_looked)
+    second = make_index(tmp_path)
+    touched: list[list[tuple[str, bool]]] = []
+    threads = [threading.Thread(target=lambda i=i: touched.append(i.reconcile(data_dir)))
+               for i in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(touched) == [[], [("orphan", True)]]
+    assert [a.name for a in first.capture("orphan").artifacts] == ["embed.png"]
+    first.close()
+    second.close()
+
+
 def test_an_owner_is_one_process_even_when_its_pid_is_reused(tmp_path: Path) -> None:
     me = run_owner()
     host, pid, start = me.rsplit(":", 2)
