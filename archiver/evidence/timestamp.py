@@ -22,8 +22,10 @@ issued. An authority that did not embed its certificate needs `-untrusted tsa-ce
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -253,11 +255,33 @@ def stamp_pending(index: Index, http: Http, data_dir: Path, tsa_urls: Sequence[s
         if stamp is None:
             errors.extend(failures)
             break  # nobody answers: try again next run rather than hammering
-        target = late_token_path(data_dir, row.id)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
-        tmp.write_bytes(stamp.response)
-        os.replace(tmp, target)
+        try:
+            _write_token(late_token_path(data_dir, row.id), stamp.response)
+        except OSError as exc:
+            errors.append(f"capture {row.id}: cannot write its token: {exc.strerror or exc}")
+            break
         index.set_timestamp(row.id, "stamped_later")
         done += 1
     return done, errors
+
+
+def _write_token(target: Path, token: bytes) -> None:
+    """Put a token in place whole: written under a name of its own (two runs may stamp the
+    same capture at once; either token is good), synced, then renamed over the target."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(token)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

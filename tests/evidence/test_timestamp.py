@@ -247,3 +247,32 @@ def test_a_rejection_is_refused(http: Http, rogue_tsa: LocalTSA, tmp_path: Path)
         request_stamp(http, rogue_tsa.url, MANIFEST)
     check = verify_stamp(rogue_tsa.canned, MANIFEST, rogue_tsa.ca_pem.read_bytes())
     assert not check.ok and "not a granted token" in check.detail
+
+
+def test_two_runs_writing_one_late_token_at_once_both_succeed(tmp_path: Path) -> None:
+    """Two runs stamping the same capture at once (the scheduler and a manual run): each
+    writes its token whole and renames it into place; neither fails on the other's file,
+    and what stays is one whole token, with no temporary file left."""
+    import threading
+
+    target = tmp_path / "stamps" / "capture.tsr"
+    tokens = [bytes([n]) * 50_000 for n in (1, 2)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def write(token: bytes) -> None:
+        start.wait()
+        try:
+            for _ in range(200):
+                timestamp._write_token(target, token)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(t,)) for t in tokens]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert target.read_bytes() in tokens
+    assert [p.name for p in target.parent.iterdir()] == ["capture.tsr"]
