@@ -415,6 +415,8 @@ def _print_verification(v: Verification) -> None:
     print(f"{'OK  ' if v.ok else 'FAIL'}  {v.label}  {v.directory}  ({v.files_checked} {unit})")
     for p in v.problems:
         print(f"      {v.directory}/{p.file}: {p.issue}")
+    for note in v.notes:
+        print(f"      note: {note}")
 
 
 def _print_tree(obj: Any, indent: int = 0) -> None:

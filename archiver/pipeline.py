@@ -224,6 +224,7 @@ class _Run:
             self.notes.append(f"closed capture {capture_id} left in progress by an earlier run")
             if completed:
                 _ledger_late(self.index, data_dir, capture_id)
+        _settle_head(self.index, data_dir)
 
     async def capture(self, requested: Sequence[str],
                       posts: Sequence[tuple[PostRef, list[tuple[EmbedRef, str | None]]]],
@@ -365,13 +366,24 @@ def _ledger_late(index: Index, data_dir: Path, capture_id: str) -> None:
     row = index.capture(capture_id)
     if row is None or row.directory is None or row.manifest_sha256 is None:
         return
-    entries, _, _ = ledger.read_entries(data_dir)
-    if any(e.capture_id == capture_id for e in entries):
-        return
-    ledger.append(data_dir, capture_id=row.id, platform=row.post.platform,
-                  post_id=row.post.post_id, directory=row.directory,
-                  manifest_sha256=row.manifest_sha256, recorded_at=utc_now(),
-                  on_head=lambda head: index.set_meta("ledger_head", head))
+    ledger.append_missing(data_dir, capture_id=row.id, platform=row.post.platform,
+                          post_id=row.post.post_id, directory=row.directory,
+                          manifest_sha256=row.manifest_sha256, recorded_at=utc_now(),
+                          on_head=lambda head: index.set_meta("ledger_head", head))
+
+
+def _settle_head(index: Index, data_dir: Path) -> None:
+    """A run killed after writing a capture's ledger entry but before recording the new
+    head leaves the head short of the ledger's end; once the index holds those captures as
+    stored (reconcile), the head moves to the end."""
+
+    def stored(entry: ledger.LedgerEntry) -> bool:
+        row = index.capture(entry.capture_id)
+        return row is not None and row.status not in ("in_progress", "abandoned") and \
+            row.manifest_sha256 == entry.manifest_sha256 and row.directory == entry.directory
+
+    ledger.settle_head(data_dir, lambda: index.get_meta("ledger_head"), stored,
+                       lambda head: index.set_meta("ledger_head", head))
 
 
 def _describe_article(outcome: ArticleOutcome) -> str:

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from archiver.config import Config
-from archiver.errors import ArchiverError, UsageError
+from archiver.errors import ArchiverError, ConfigError, UsageError
 from archiver.evidence import ledger
 from archiver.evidence.keys import public_key_path
+from archiver.evidence.ledger import LedgerEntry
 from archiver.evidence.timestamp import LATE_DIR, late_token_path, verify_stamp
 from archiver.evidence.verify import Problem, Verification, verify_directory
 from archiver.platforms import match_url
@@ -49,9 +50,12 @@ def capture_json(row: CaptureRow, config: Config, *, detail: bool = False) -> di
                 out["chain"] = manifest.get("chain")
                 out["signing"] = manifest.get("signing")
                 out["environment"] = manifest.get("how")
+                got = manifest.get("got")
+                pages = got.get("pages") if isinstance(got, dict) else None
                 out["pages"] = [{k: p.get(k) for k in ("role", "final_url", "http_status",
                                                        "signal", "detail")}
-                                for p in manifest.get("got", {}).get("pages", [])]
+                                for p in (pages if isinstance(pages, list) else [])
+                                if isinstance(p, dict)]
     return out
 
 
@@ -121,7 +125,6 @@ def verify_selection(config: Config, ref: str | None) -> list[Verification]:
     index = Index(config.storage.effective_database_url)
     data_dir = config.storage.data_dir
     try:
-        head = index.get_meta("ledger_head")
         if ref is None:
             rows = index.completed_captures()
             fetches = index.article_fetch_dirs()
@@ -145,26 +148,56 @@ def verify_selection(config: Config, ref: str | None) -> list[Verification]:
                         known[prev] = found
     finally:
         index.close()
-    roots_file = Path(config.evidence.tsa_ca_bundle) if config.evidence.tsa_ca_bundle else None
-    tsa_roots = roots_file.read_bytes() if roots_file and roots_file.is_file() else None
+    tsa_roots = _tsa_roots(config)
     archive_pub = public_key_path(config.key_path)
     trusted = archive_pub.read_bytes() if archive_pub.is_file() else None
     results = []
     for r in rows:
-        if not r.directory or r.status in ("in_progress", "abandoned"):
+        if not r.directory:
+            continue
+        if r.status == "in_progress":
+            # being stored, or left by a killed run until the next run settles it: what is
+            # in place is checked on its own, without the index's word on it
+            try:
+                placed = inside(data_dir, r.directory).is_dir()
+            except ArchiverError:
+                placed = True  # and verify_directory says why it is not
+            if placed:
+                v = verify_directory(data_dir, r.directory, r.id, None, trusted)
+                results.append(replace(v, notes=(*v.notes, "the index has it in progress: "
+                                                 "being stored, or left by a killed run until "
+                                                 "the next run settles it")))
             continue
         v = verify_directory(data_dir, r.directory, r.id, r.manifest_sha256, trusted)
-        more = _chain_problems(data_dir, r, known) + _stamp_problems(
-            data_dir, r, tsa_roots, stamped=r.timestamp in ("stamped", "stamped_later")) \
+        stamp_problems, notes = _stamp_problems(
+            data_dir, r, tsa_roots, stamped=r.timestamp in ("stamped", "stamped_later"))
+        more = _chain_problems(data_dir, r, known) + stamp_problems \
             + _index_problems(data_dir, r)
-        results.append(replace(v, problems=v.problems + tuple(more)) if more else v)
+        results.append(replace(v, problems=v.problems + tuple(more),
+                               notes=v.notes + tuple(notes)))
     results += [verify_directory(data_dir, d, f"article {d.rsplit('-', 1)[-1]}", sha, trusted)
                 for d, sha in fetches]
     if ref is None:
-        results.append(verify_ledger(data_dir, list(everything.values()), head))
+        results.append(_ledger_now(config, list(everything.values())))
     if ref is not None and not results:
         raise ArchiverError(f"{ref}: no stored capture directory to verify")
     return results
+
+
+def _ledger_now(config: Config, captures: list[CaptureRow]) -> Verification:
+    """The ledger as it stands once the captures are verified, with the head the index
+    records for it, and what the index says now of captures it names beyond them (runs
+    may have stored captures meanwhile)."""
+    data_dir = config.storage.data_dir
+    index = Index(config.storage.effective_database_url)
+    try:
+        reading, head = ledger.read_with_head(data_dir, lambda: index.get_meta("ledger_head"))
+        known = {r.id for r in captures}
+        later = {e.capture_id: row for e in reading.entries if e.capture_id not in known
+                 and (row := index.capture(e.capture_id)) is not None}
+    finally:
+        index.close()
+    return verify_ledger(data_dir, captures, head, reading, later)
 
 
 def _manifest(data_dir: Path, row: CaptureRow) -> dict[str, Any] | None:
@@ -187,26 +220,53 @@ def _index_problems(data_dir: Path, row: CaptureRow) -> list[Problem]:
     manifest = _manifest(data_dir, row)
     if manifest is None:
         return []
-    status = manifest.get("status") if isinstance(manifest.get("status"), dict) else {}
-    data = manifest.get("post_data") if isinstance(manifest.get("post_data"), dict) else {}
+    def section(name: str) -> dict[str, Any]:
+        found = manifest.get(name)
+        return found if isinstance(found, dict) else {}
+
+    status, data = section("status"), section("post_data")
+    post, when = section("post"), section("when")
     problems = []
-    if (status or {}).get("status") != row.status:
+    if status.get("status") != row.status:
         problems.append(Problem(MANIFEST, f"the index records status {row.status!r} but the "
-                                          f"manifest says {(status or {}).get('status')!r}"))
-    if (data or {}).get("text") != row.text:
+                                          f"manifest says {status.get('status')!r}"))
+    if data.get("text") != row.text:
         problems.append(Problem(MANIFEST, "the index records a text the manifest does not "
                                           "hold (the index was changed)"))
+    # which capture of which post, and when: what `show` and the web say of it
+    for what, says, holds in (
+            ("capture id", manifest.get("capture_id"), row.id),
+            ("post", (post.get("platform"), post.get("post_id")),
+             (row.post.platform, row.post.post_id)),
+            ("start", when.get("started"), row.started_at),
+            ("end", when.get("finished"), row.finished_at)):
+        if says != holds:
+            problems.append(Problem(MANIFEST, f"the index records another {what} than the "
+                                              f"manifest ({holds!r}, not {says!r})"))
     return problems
 
 
+def _tsa_roots(config: Config) -> bytes | None:
+    """The configured TSA CA bundle; a configured one that cannot be read is an error (a
+    typo must not turn the tokens' signature check off without a word)."""
+    if not config.evidence.tsa_ca_bundle:
+        return None
+    try:
+        return Path(config.evidence.tsa_ca_bundle).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"[evidence] tsa_ca_bundle {config.evidence.tsa_ca_bundle}: "
+                          f"{exc.strerror or exc}") from exc
+
+
 def _stamp_problems(data_dir: Path, row: CaptureRow, roots: bytes | None,
-                    stamped: bool) -> list[Problem]:
-    """Each RFC 3161 token must cover this manifest (and chain to the configured CAs)."""
+                    stamped: bool) -> tuple[list[Problem], list[str]]:
+    """Each RFC 3161 token must cover this manifest (and chain to the configured CAs);
+    (problems, notes): without CAs a note says that only the imprint was checked."""
     directory = data_dir / (row.directory or "")
     found = [(directory / TIMESTAMP, TIMESTAMP),
              (late_token_path(data_dir, row.id), f"{LATE_DIR}/{row.id}.tsr (data directory)")]
     manifest = directory / MANIFEST
-    problems, seen = [], 0
+    problems, notes, seen = [], [], 0
     for path, label in found:
         if not path.is_file() or not manifest.is_file():
             continue
@@ -214,10 +274,12 @@ def _stamp_problems(data_dir: Path, row: CaptureRow, roots: bytes | None,
         check = verify_stamp(path.read_bytes(), manifest.read_bytes(), roots)
         if not check.ok:
             problems.append(Problem(label, f"timestamp token: {check.detail}"))
+        elif roots is None:
+            notes.append(f"{label}: {check.detail}; set [evidence] tsa_ca_bundle to check it")
     if stamped and not seen:
         problems.append(Problem(TIMESTAMP, "missing (the index records the capture as "
                                            "timestamped)"))
-    return problems
+    return problems, notes
 
 
 def _chain_problems(data_dir: Path, row: CaptureRow,
@@ -243,27 +305,56 @@ def _chain_problems(data_dir: Path, row: CaptureRow,
     return []
 
 
-def verify_ledger(data_dir: Path, captures: list[CaptureRow], head: str | None
-                  ) -> Verification:
-    """The ledger chain, its head against the index, and ledger vs index, both ways."""
-    entries, problems, last = ledger.read_entries(data_dir)
+def verify_ledger(data_dir: Path, captures: list[CaptureRow], head: str | None,
+                  reading: ledger.Reading | None = None,
+                  later: dict[str, CaptureRow] | None = None) -> Verification:
+    """The ledger chain, its head against the index, and ledger vs index, both ways.
+
+    `captures` are the completed captures verified; `later` what the index says now of
+    captures the ledger names beyond them. An entry whose capture is still in progress
+    (being stored by a run, or left by a killed one until the next run settles it), or
+    was completed since `captures` were read with the same manifest, is in flight: not
+    verified here, and not a problem. The head the index recorded may stop short of the
+    ledger's end by such entries only (a run killed between the two writes)."""
+    reading = reading if reading is not None else ledger.read(data_dir)
+    later = later or {}
+    entries, problems = reading.entries, list(reading.problems)
+    by_id: dict[str, LedgerEntry] = {}
+    for entry in entries:
+        if entry.capture_id in by_id:
+            problems.append(Problem(ledger.LEDGER, f"entry {entry.seq} names capture "
+                                                   f"{entry.capture_id} again (entry "
+                                                   f"{by_id[entry.capture_id].seq})"))
+        by_id.setdefault(entry.capture_id, entry)
+
+    def in_flight(entry: LedgerEntry) -> bool:
+        row = later.get(entry.capture_id)
+        return entry.capture_id not in known and row is not None and (
+            row.status == "in_progress" or (row.status != "abandoned"
+                                            and row.manifest_sha256 == entry.manifest_sha256
+                                            and row.directory == entry.directory))
+
+    known = {r.id for r in captures}
+    flying = [e for e in entries if in_flight(e)]
     if head is not None:
         seq, _, digest = head.partition(":")
-        if not entries or last != digest or str(entries[-1].seq) != seq:
+        at = next((i for i, e in enumerate(entries) if str(e.seq) == seq), None)
+        if at is None or reading.hashes[at] != digest or not all(
+                in_flight(e) for e in entries[at + 1:]):
             problems.append(Problem(ledger.LEDGER, f"ends at a different line than the index "
                                                    f"recorded (entry {seq}): lines were cut "
                                                    "off or the last line was changed"))
-    by_id = {e.capture_id: e for e in entries}
     for row in captures:
-        entry = by_id.get(row.id)
-        if entry is None:
+        found = by_id.get(row.id)
+        if found is None:
             problems.append(Problem(ledger.LEDGER, f"has no entry for capture {row.id}"))
-        elif entry.manifest_sha256 != row.manifest_sha256:
-            problems.append(Problem(ledger.LEDGER, f"entry {entry.seq} records another "
+        elif found.manifest_sha256 != row.manifest_sha256:
+            problems.append(Problem(ledger.LEDGER, f"entry {found.seq} records another "
                                                    f"manifest hash for capture {row.id}"))
-    known = {r.id for r in captures}
     for entry in entries:
-        if entry.capture_id not in known:
+        if entry.capture_id not in known and not in_flight(entry):
             problems.append(Problem(ledger.LEDGER, f"entry {entry.seq} names capture "
                                                    f"{entry.capture_id}, unknown to the index"))
-    return Verification("ledger", ledger.LEDGER, tuple(problems), len(entries))
+    notes = (f"{len(flying)} capture(s) still being stored or not yet settled after an "
+             f"interrupted run: {', '.join(e.capture_id for e in flying)}",) if flying else ()
+    return Verification("ledger", ledger.LEDGER, tuple(problems), len(entries), notes)

@@ -43,6 +43,8 @@ class Verification:
     directory: str
     problems: tuple[Problem, ...]
     files_checked: int
+    #: what was seen and is not a problem (the ledger: captures still being stored)
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -51,7 +53,8 @@ class Verification:
     def to_json(self) -> dict[str, Any]:
         return {"id": self.label, "directory": self.directory, "ok": self.ok,
                 "files_checked": self.files_checked,
-                "problems": [{"file": p.file, "issue": p.issue} for p in self.problems]}
+                "problems": [{"file": p.file, "issue": p.issue} for p in self.problems],
+                "notes": list(self.notes)}
 
 
 def verify_directory(data_dir: Path, relpath: str, label: str,
@@ -71,7 +74,11 @@ def verify_directory(data_dir: Path, relpath: str, label: str,
     def actual(name: str) -> str | None:
         if name not in checked:
             path = root / name
-            if not path.is_file() or not path.resolve().is_relative_to(root.resolve()):
+            try:  # a name may be anything: too long, a loop of links, a NUL
+                if path.is_symlink() or not path.is_file() \
+                        or not path.resolve().is_relative_to(root.resolve()):
+                    return None
+            except (OSError, RuntimeError, ValueError):
                 return None
             checked[name] = sha256_file(path)
         return checked[name]
@@ -90,7 +97,7 @@ def verify_directory(data_dir: Path, relpath: str, label: str,
             manifest = loaded if isinstance(loaded, dict) else {}
             if not manifest:
                 problems.append(Problem(MANIFEST, "not a JSON object"))
-        except ValueError:
+        except (ValueError, RecursionError):
             problems.append(Problem(MANIFEST, "not valid JSON"))
 
     # 2. SHA256SUMS, as `sha256sum -c` reads it
@@ -103,6 +110,9 @@ def verify_directory(data_dir: Path, relpath: str, label: str,
             m = _SUM_LINE.match(line)
             if not m:
                 problems.append(Problem(SUMS, f"line {n} is malformed"))
+                continue
+            if m.group(2) in listed:  # sha256sum -c checks every line; one of them fails
+                problems.append(Problem(SUMS, f"line {n} lists {m.group(2)} again"))
                 continue
             listed[m.group(2)] = m.group(1)
         anchored = manifest_actual is not None and manifest_actual == manifest_sha256
@@ -153,10 +163,20 @@ def verify_directory(data_dir: Path, relpath: str, label: str,
         if name != MANIFEST and name not in SEALS and manifest and name not in recorded:
             problems.append(Problem(name, "in SHA256SUMS but not in manifest.json"))
 
-    # 4. nothing else may sit in the directory unaccounted for
+    # 4. nothing else may sit in the directory unaccounted for: a capture holds regular
+    # files and the directories they are in, nothing else
+    names = {*listed, *recorded, SUMS}
+    folders = {p for n in names for p in Path(n).parents if p != Path(".")}
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
-        if path.is_file() and rel not in listed and rel not in recorded and rel != SUMS:
+        if path.is_symlink():
+            problems.append(Problem(rel, "a symbolic link, not a file of the capture"))
+        elif path.is_dir():
+            if Path(rel) not in folders:
+                problems.append(Problem(rel, "a directory holding no file of the capture"))
+        elif not path.is_file():
+            problems.append(Problem(rel, "not a regular file"))
+        elif rel not in names:
             problems.append(Problem(rel, "not listed in SHA256SUMS or manifest.json"))
 
     # 5. the signature over manifest.json, by the key the manifest names
@@ -180,11 +200,12 @@ def _signature_problems(root: Path, manifest: dict[str, Any],
     sig_path, pub_path = root / SIGNATURE, root / PUBLIC_KEY
     if not sig_path.is_file():
         return [Problem(SIGNATURE, "missing (the manifest says it is signed)")]
-    public_pem = archive_public_pem
-    if public_pem is None or _fingerprint(public_pem) != expected:
-        if not pub_path.is_file():
-            return [Problem(PUBLIC_KEY, "missing, and the signing key is not this archive's")]
-        public_pem = pub_path.read_bytes()
+    # the capture's copy of the key is what an auditor checks it with by hand (README):
+    # it must be there, and be the key the manifest names, even when the archive's own
+    # key is known here
+    if not pub_path.is_file():
+        return [Problem(PUBLIC_KEY, "missing (the manifest says it is signed)")]
+    public_pem = pub_path.read_bytes()
     if _fingerprint(public_pem) != expected:
         return [Problem(PUBLIC_KEY, f"is not the key manifest.json names ({expected[:23]}…)")]
     if not verify_signature(public_pem, (root / MANIFEST).read_bytes(), sig_path.read_bytes()):

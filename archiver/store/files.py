@@ -240,8 +240,10 @@ def process_alive(pid: int) -> bool:
 def read_manifest(directory: Path) -> dict[str, Any]:
     try:
         data = json.loads((directory / MANIFEST).read_bytes())
-    except (OSError, ValueError) as exc:
-        raise StoreError(f"cannot read {directory / MANIFEST}: {exc}") from exc
+    except (OSError, ValueError, RecursionError) as exc:
+        raise StoreError(f"cannot read {directory / MANIFEST}: "
+                         f"{exc if not isinstance(exc, RecursionError) else 'nested too deep'}"
+                         ) from exc
     if not isinstance(data, dict):
         raise StoreError(f"{directory / MANIFEST} is not a JSON object")
     return data
@@ -252,8 +254,11 @@ def inside(data_dir: Path, relpath: str | None) -> Path:
     index row is data too: a shared index must not point us at other files)."""
     if not relpath:
         raise StoreError("no directory recorded")
-    root = data_dir.resolve()
-    path = (data_dir / relpath).resolve()
+    try:
+        root = data_dir.resolve()
+        path = (data_dir / relpath).resolve()
+    except (OSError, RuntimeError, ValueError) as exc:  # a loop of links, a NUL, too long
+        raise StoreError(f"{relpath[:200]!r} cannot be followed: {exc}") from exc
     if path != root and not path.is_relative_to(root):
         raise StoreError(f"{relpath!r} points outside the data directory")
     return data_dir / relpath

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import random
 import signal
@@ -226,3 +227,82 @@ def test_kill_9_at_random_points_then_verify_and_complete(config_file: Path,
                                "--config", str(config_file)], capture_output=True, text=True,
                               timeout=120)
     assert verified.returncode == 0, verified.stdout
+
+
+#: Where a run is killed in the storing of its second capture (the first is stored whole):
+#: (module, class or "", function, when): Python run before the archiver's `main` wraps
+#: the function so that it kills its own process the second time `when` holds.
+_KILL_AT = {
+    # the directory in place, its ledger entry not yet written
+    "before the ledger entry": ("archiver.evidence.ledger", "", "_append", "True"),
+    # the entry written, the head the index keeps for the ledger not yet recorded
+    "before the head is recorded": ("archiver.store.index", "Index", "set_meta",
+                                    "args[1] == 'ledger_head'"),
+    # the head recorded, the capture not yet closed in the index
+    "before the index closes the capture": ("archiver.store.index", "Index",
+                                            "finish_capture", "args[1].directory"),
+}
+
+
+def _kill_at(where: str) -> str:
+    module, cls, name, when = _KILL_AT[where]
+    return (f"import importlib, os, signal\n"
+            f"_at = importlib.import_module({module!r})\n"
+            f"_at = getattr(_at, {cls!r}) if {cls!r} else _at\n"
+            f"_real, _seen = getattr(_at, {name!r}), []\n"
+            f"def _step(*args, **kw):\n"
+            f"    if {when}:\n"
+            f"        _seen.append(1)\n"
+            f"        if len(_seen) == 2:\n"
+            f"            os.kill(os.getpid(), signal.SIGKILL)\n"
+            f"    return _real(*args, **kw)\n"
+            f"setattr(_at, {name!r}, _step)\n")
+
+
+@pytest.mark.parametrize("where", list(_KILL_AT))
+def test_kill_9_at_each_step_of_storing(where: str, config_file: Path,
+                                        tmp_path: Path) -> None:
+    """kill -9 between the steps that store a capture (directory, ledger entry, the head
+    the index records, the capture closed in the index): `verify --all` passes at once
+    (the capture in flight is noted, not failed), and the next run settles it, so that
+    the ledger names each stored capture once and ends where the index says."""
+    config_file.write_text(config_file.read_text() + "\n[capture]\nconcurrency = 1\n")
+    main = "\nfrom archiver.cli import main\nraise SystemExit(main(sys.argv[1:]))\n"
+    archive = ["archive", SEED_URL, "--config", str(config_file)]
+    proc = subprocess.Popen([sys.executable, "-c", "import sys\n" + _kill_at(where) + main,
+                             *archive], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    _, err = proc.communicate(timeout=240)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # its browser
+    assert proc.returncode == -signal.SIGKILL, err
+
+    def verify() -> str:
+        done = subprocess.run([sys.executable, "-m", "archiver.cli", "verify", "--all",
+                               "--config", str(config_file)], capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0 and "FAIL" not in done.stdout, done.stdout + done.stderr
+        return done.stdout
+
+    at_once = verify()
+    if where != "before the ledger entry":  # the entry is there; its capture in flight
+        assert "not yet settled" in at_once, at_once
+    again = subprocess.run([sys.executable, "-m", "archiver.cli", *archive],
+                           capture_output=True, text=True, timeout=240)
+    assert again.returncode == 0, again.stdout + again.stderr
+    after = verify()
+    assert "not yet settled" not in after, after
+    data = tmp_path / "data"
+    stored = {p.parent.relative_to(data).as_posix()
+              for p in (data / "captures").rglob("manifest.json")}
+    entries = [json.loads(line) for line in (data / "ledger.jsonl").read_text().splitlines()]
+    assert sorted(e["directory"] for e in entries) == sorted(stored)  # each once
+    db = sqlite3.connect(data / "index.sqlite3")
+    try:
+        head = db.execute("SELECT value FROM meta WHERE key = 'ledger_head'").fetchone()[0]
+        states = dict(db.execute("SELECT directory, status FROM captures "
+                                 "WHERE directory IS NOT NULL").fetchall())
+    finally:
+        db.close()
+    assert head.startswith(f"{entries[-1]['seq']}:")
+    assert {states[d] for d in stored} == {"live"}
