@@ -50,7 +50,10 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _METADATA: dict[IPAddress, str] = {ipaddress.ip_address(a): why for a, why in {
     "169.254.169.254": "the cloud metadata endpoint (AWS, GCP, Azure, OpenStack ...)",
     "169.254.170.2": "the AWS ECS task metadata endpoint",
+    "169.254.170.23": "the AWS EKS Pod Identity Agent (credentials)",
+    "fd00:ec2::23": "the AWS EKS Pod Identity Agent over IPv6 (credentials)",
     "fd00:ec2::254": "the AWS IPv6 metadata endpoint",
+    "169.254.0.23": "the Tencent Cloud metadata endpoint",
     "100.100.100.200": "the Alibaba Cloud metadata endpoint",
     "192.0.0.192": "the Oracle Cloud metadata endpoint",
     "168.63.129.16": "the Azure host agent (WireServer)",

@@ -146,3 +146,16 @@ def test_bracketed_ipv6_targets() -> None:
     resolver = Resolver({"x.com": "[::1]:8443", "y.com": "::1"}, ["::1/128"])
     assert resolver.resolve("x.com", 443) == [("::1", 8443)]
     assert resolver.resolve("y.com", 443) == [("::1", 443)]
+
+
+@pytest.mark.parametrize("endpoint, ordinary", [
+    ("169.254.170.23", "169.254.170.22"),  # AWS EKS Pod Identity Agent
+    ("fd00:ec2::23", "fd00:ec2::22"),  # the same agent over IPv6
+    ("169.254.0.23", "169.254.0.22"),  # Tencent Cloud metadata
+])
+def test_credential_endpoints_stay_refused_in_an_allowed_network(endpoint: str,
+                                                                 ordinary: str) -> None:
+    resolver = Resolver(allow_networks=["169.254.0.0/16", "fd00::/8"])
+    resolver.check(ordinary, "example.org")  # the network is allowed ...
+    with pytest.raises(BlockedAddressError, match="whatever"):  # ... its agent is not
+        resolver.check(endpoint, "example.org")
