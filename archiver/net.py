@@ -64,6 +64,7 @@ _NAMED_RANGES: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], 
     (ipaddress.ip_network(net), why) for net, why in (
         ("0.0.0.0/8", "'this network', which reaches the local host"),
         ("100.64.0.0/10", "shared address space, used by carrier-grade NAT"),
+        ("192.0.0.0/24", "IETF protocol assignments, not globally routable"),
         ("255.255.255.255/32", "broadcast"),
         ("::/128", "unspecified, which reaches the local host"),
         ("::/96", "IPv4-compatible IPv6, deprecated"),
@@ -71,6 +72,12 @@ _NAMED_RANGES: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], 
         ("fc00::/7", "IPv6 unique-local, private"),
         ("fec0::/10", "IPv6 site-local, deprecated private"),
     ))
+#: Single addresses inside a named range that IANA lists as globally reachable: anycast
+#: services (Port Control Protocol, TURN), public as `ipaddress` from 3.11.10 / 3.12.4 says.
+_PUBLIC_IN_NAMED = frozenset(ipaddress.ip_address(a) for a in (
+    "192.0.0.9",  # Port Control Protocol anycast (RFC 7723)
+    "192.0.0.10",  # Traversal Using Relays around NAT anycast (RFC 8155)
+))
 DEFAULT_USER_AGENT = f"embed-archiver/{__version__} (archives embedded social-media posts)"
 _ENCODING_DER = 2  # ssl._ssl.ENCODING_DER, for the (private before 3.13) Certificate objects
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -213,6 +220,8 @@ def non_public_reason(addr: IPAddress) -> str | None:
     """Why `addr` is not a public unicast address ("loopback", "private" ...), or None."""
     if addr.is_loopback:
         return "loopback"
+    if addr in _PUBLIC_IN_NAMED:
+        return None
     for net, why in _NAMED_RANGES:
         if addr.version == net.version and addr in net:
             return why

@@ -159,3 +159,16 @@ def test_credential_endpoints_stay_refused_in_an_allowed_network(endpoint: str,
     resolver.check(ordinary, "example.org")  # the network is allowed ...
     with pytest.raises(BlockedAddressError, match="whatever"):  # ... its agent is not
         resolver.check(endpoint, "example.org")
+
+
+@pytest.mark.parametrize("address", ["192.0.0.8", "192.0.0.11", "192.0.0.200", "192.0.0.255"])
+def test_ietf_protocol_assignments_are_refused_on_every_python(address: str) -> None:
+    """192.0.0.0/24 is global to `ipaddress` before 3.11.10 / 3.12.4 (but .0-.7 and
+    .170-.171), private after: the verdict must not depend on which Python runs."""
+    with pytest.raises(BlockedAddressError, match="IETF protocol assignments"):
+        Resolver().check(address, "example.org")
+
+
+@pytest.mark.parametrize("address", ["192.0.0.9", "192.0.0.10"])
+def test_the_globally_reachable_anycast_addresses_in_192_0_0_0_24_pass(address: str) -> None:
+    Resolver().check(address, "example.org")
