@@ -120,9 +120,11 @@ class Resolver:
         """Refuse an address that is not public, unless its network is allowed.
 
         IPv4 carried inside IPv6 (mapped, NAT64, 6to4, Teredo) is judged as that IPv4
-        address; an IPv6 zone id (`%eth0`) is ignored. Cloud metadata endpoints are refused
-        even when an allowed network contains them. Raises BlockedAddressError saying what
-        was refused and why.
+        address, the allowed networks included: a connection there reaches the IPv4
+        address, so allowing 2002::/16 or ::ffff:0:0/96 must not let 10.0.0.1 or 127.0.0.1
+        through (allow the IPv4 network instead). An IPv6 zone id (`%eth0`) is ignored.
+        Cloud metadata endpoints are refused even when an allowed network contains them.
+        Raises BlockedAddressError saying what was refused and why.
         """
         try:
             outer: IPAddress = ipaddress.ip_address(ip.strip("[]").split("%")[0])
@@ -137,8 +139,7 @@ class Resolver:
             raise BlockedAddressError(
                 f"refused: {subject} {_METADATA[addr]}, a non-public endpoint that is refused "
                 "whatever [network] allow_networks says", url=host)
-        if any(a in net for net in self.allowed for a in {addr, outer}
-               if a.version == net.version):
+        if any(addr in net for net in self.allowed if addr.version == net.version):
             return
         why = non_public_reason(addr)
         if why is not None:

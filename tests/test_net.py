@@ -172,3 +172,18 @@ def test_ietf_protocol_assignments_are_refused_on_every_python(address: str) -> 
 @pytest.mark.parametrize("address", ["192.0.0.9", "192.0.0.10"])
 def test_the_globally_reachable_anycast_addresses_in_192_0_0_0_24_pass(address: str) -> None:
     Resolver().check(address, "example.org")
+
+
+@pytest.mark.parametrize("address", [
+    "2002:a00:1::",  # 6to4 of 10.0.0.1
+    "::ffff:127.0.0.1",  # IPv4-mapped
+    "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+    "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo carrying 10.0.0.1
+])
+def test_allowing_an_ipv6_prefix_does_not_allow_the_ipv4_it_carries(address: str) -> None:
+    """A connection to these reaches the IPv4 address inside: that is what is judged."""
+    wide = Resolver(allow_networks=["2002::/16", "::ffff:0:0/96", "64:ff9b::/96",
+                                    "2001::/32"])
+    with pytest.raises(BlockedAddressError, match="non-public"):
+        wide.check(address, "example.org")
+    Resolver(allow_networks=["10.0.0.0/8", "127.0.0.0/8"]).check(address, "example.org")
