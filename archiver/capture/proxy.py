@@ -29,11 +29,11 @@ after that (a second request on the same connection) has both connections closed
 request is never sent to a server it was not checked for. The server's response head is
 read the way Chromium reads it (a bare LF ends a line too) and rebuilt with CR LF line ends
 and a single `Connection: close`, so that no line hidden from the proxy can tell the
-browser to keep the connection; an answer that is not HTTP/1.x is a 502. The rest of the
-answer goes back as it comes, until either side closes. A WebSocket upgrade is piped both
-ways once the server answered `101`. Heads are bounded (MAX_HEAD, HEAD_TIMEOUT), connecting
-is bounded by the configured connect timeout; a tunnel lasts until either side closes it,
-or the capture ends (`close()`).
+browser to keep the connection; an answer that is not HTTP/1.x (a status below 100
+included) is a 502. The rest of the answer goes back as it comes, until either side
+closes. A WebSocket upgrade is piped both ways once the server answered `101`. Heads are
+bounded (MAX_HEAD, HEAD_TIMEOUT), connecting is bounded by the configured connect timeout;
+a tunnel lasts until either side closes it, or the capture ends (`close()`).
 
 The proxy's own answers (a refusal, a server it could not reach) carry `X-Archiver-Guard:
 <token>-<n>`, the token being this proxy's secret: `answer(value)` says what such a
@@ -85,7 +85,10 @@ _CONNECTION_HEADERS = frozenset({b"connection", b"keep-alive", b"proxy-connectio
 ANSWER_HEADER = "X-Archiver-Guard"
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BTOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([0-9]{3})(?: [^\x00-\x08\x0a-\x1f\x7f]*)?")
+#: A status below 100 is no answer: Chromium would take "099" or "000" as final (only 1xx
+#: is informational to it) while a check for `< 200` here would not, and forward the
+#: server's own `Connection: keep-alive`.
+_STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([1-9][0-9]{2})(?: [^\x00-\x08\x0a-\x1f\x7f]*)?")
 _CHUNKED = -1  # "the body is chunked", where a Content-Length would be
 #: Proxy answers remembered (for `answer()`); past this, the oldest are forgotten.
 _MAX_ANSWERS = 10_000
@@ -347,7 +350,7 @@ class GuardedProxy:
                 if status == 101 and not upgrade:
                     raise _Answer(502, f"{_netloc(parts.hostname, port)} switched protocols "
                                        "without being asked to")
-                if status == 101 or status >= 200:
+                if status == 101 or not 100 <= status < 200:  # not an informational head
                     break
                 writer.write(_response_head(head, final=False))
                 await writer.drain()

@@ -757,6 +757,26 @@ def test_an_answer_that_is_not_http_is_a_502(servers: Callable[..., Server]) -> 
     assert status_of(got) == 502 and b"no valid response head" in got
 
 
+@pytest.mark.parametrize("status", [b"099", b"000"])
+def test_a_status_below_100_is_a_502(status: bytes, servers: Callable[..., Server]) -> None:
+    """Chromium takes a status under 100 as the final answer (only 1xx is informational
+    to it): forwarded as a 1xx with the server's keep-alive, the connection was reused
+    and the server's next head answered a request the server never saw."""
+    origin = servers("127.0.0.1", answering(
+        b"HTTP/1.1 " + status + b" x\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged"))
+
+    async def go() -> bytes:
+        async with GuardedProxy(Resolver({}, ["127.0.0.1/32"])) as proxy:
+            got, _, _ = await exchange(
+                proxy, f"GET http://127.0.0.1:{origin.port}/ HTTP/1.1\r\n\r\n".encode())
+            return got
+
+    got = run(go())
+    assert status_of(got) == 502 and b"no valid response head" in got, got
+    assert b"keep-alive" not in got and b"forged" not in got, got
+
+
 @pytest.mark.parametrize("fields", [
     "Content-Length: 5\r\nTransfer-Encoding: chunked",
     "Transfer-Encoding: chunked\r\nContent-Length: 5",
