@@ -149,22 +149,32 @@ class Resolver:
 
     def resolve(self, host: str, port: int) -> list[tuple[str, int]]:
         """Checked (address, port) pairs to connect to for host:port, in order."""
+        pairs = self.resolve_known(host, port)
+        if pairs is not None:
+            return pairs
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise FetchError(f"cannot resolve host {host}: {exc.strerror}", url=host) from exc
+        except (OSError, UnicodeError, ValueError) as exc:  # bad IDNA label, NUL byte ...
+            raise FetchError(f"cannot resolve host {host!r}: {exc}", url=host) from exc
+        return self._checked([(str(info[4][0]), port) for info in infos], host)
+
+    def resolve_known(self, host: str, port: int) -> list[tuple[str, int]] | None:
+        """`resolve` for a host-mapped name or an address literal, which need no DNS query
+        and never block; None for a name only DNS can answer. (The guarded proxy answers
+        these at once, without waiting for a lookup thread.)"""
         if not host.strip("[]."):
             raise BlockedAddressError("refused: a URL without a host name", url=host)
         entry = self.mapped(host)
         if entry is not None:
             addr, mport = entry
-            pairs = [(addr, mport or port)]
-        elif (literal := _literal_address(host)) is not None:
-            pairs = [(literal, port)]
-        else:
-            try:
-                infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-            except socket.gaierror as exc:
-                raise FetchError(f"cannot resolve host {host}: {exc.strerror}", url=host) from exc
-            except (OSError, UnicodeError, ValueError) as exc:  # bad IDNA label, NUL byte ...
-                raise FetchError(f"cannot resolve host {host!r}: {exc}", url=host) from exc
-            pairs = [(str(info[4][0]), port) for info in infos]
+            return self._checked([(addr, mport or port)], host)
+        if (literal := _literal_address(host)) is not None:
+            return self._checked([(literal, port)], host)
+        return None
+
+    def _checked(self, pairs: list[tuple[str, int]], host: str) -> list[tuple[str, int]]:
         for addr, _ in pairs:  # every address must pass: a mixed answer is refused whole
             self.check(addr, host)
         return pairs

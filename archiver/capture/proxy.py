@@ -42,13 +42,15 @@ response was, so that the evidence does not list it as the server's.
 Threading: every proxy of the process runs on one event loop in one background thread
 (started on first use, a daemon). A capture's own loop may be blocked for a while (hashing,
 writing evidence, a slow callback); the browser's traffic must not wait for it, or pages
-would time out for reasons that are ours. Each capture gets its own listening port on
-127.0.0.1, so refusals and addresses are attributed to the right capture, and `close()`
-ends every tunnel of that capture. `start()` and `close()` are awaited from any loop;
-`close_soon()` closes from any thread without waiting. A close always wins: one that comes
-while `start()` is still under way (the caller was cancelled) closes the listening socket
-that start opens, and a closed proxy does not start again. A process forked from this one
-starts its own loop (and lock) on first use.
+would time out for reasons that are ours. DNS lookups run in that loop's own threads, at
+most LOOKUPS_PER_PROXY at a time per proxy, so that one page's hanging names hold up no
+other capture (the host map and address literals need no lookup, and no thread). Each
+capture gets its own listening port on 127.0.0.1, so refusals and addresses are attributed
+to the right capture, and `close()` ends every tunnel of that capture. `start()` and
+`close()` are awaited from any loop; `close_soon()` closes from any thread without waiting.
+A close always wins: one that comes while `start()` is still under way (the caller was
+cancelled) closes the listening socket that start opens, and a closed proxy does not start
+again. A process forked from this one starts its own loop (and lock) on first use.
 """
 
 from __future__ import annotations
@@ -92,6 +94,13 @@ _STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([1-9][0-9]{2})(?: [^\x00-\x08\x0a-\x1
 _CHUNKED = -1  # "the body is chunked", where a Content-Length would be
 #: Proxy answers remembered (for `answer()`); past this, the oldest are forgotten.
 _MAX_ANSWERS = 10_000
+#: DNS lookups one proxy has under way at most. A lookup holds a thread until the system's
+#: resolver answers or gives up (seconds, for a name whose name server never answers), and
+#: the threads serve every proxy of the process: a page that named many such hosts held
+#: them all, and every other capture's lookups waited behind it.
+LOOKUPS_PER_PROXY = 4
+#: Threads for the proxies' DNS lookups (started as needed): 16 proxies at their cap.
+_LOOKUP_THREADS = 16 * LOOKUPS_PER_PROXY
 
 
 # -- the shared background loop ------------------------------------------------------------------
@@ -116,6 +125,10 @@ def proxy_loop() -> asyncio.AbstractEventLoop:
     with _lock:
         if _shared is None or _shared[0] != os.getpid() or not _shared[2].is_alive():
             loop = asyncio.new_event_loop()
+            # the loop's threads do nothing but the proxies' DNS lookups (not as few as the
+            # default's CPUs + 4, which a single proxy at its cap could take most of)
+            loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(
+                _LOOKUP_THREADS, thread_name_prefix="archiver-proxy-dns"))
             thread = threading.Thread(target=loop.run_forever, name="archiver-proxy",
                                       daemon=True)
             thread.start()
@@ -158,6 +171,7 @@ class GuardedProxy:
         self._answered = 0
         # the rest is touched on the proxy loop only
         self._lookups: dict[tuple[str, int], asyncio.Future[list[tuple[str, int]]]] = {}
+        self._dns = asyncio.Semaphore(LOOKUPS_PER_PROXY)
         self._handlers: set[asyncio.Task[None]] = set()
         self._transports: set[asyncio.WriteTransport] = set()
         self._closed = False
@@ -416,10 +430,20 @@ class GuardedProxy:
         """Checked addresses of host:port: one lookup per proxy (so per capture)."""
         key = (host, port)
         if key not in self._lookups:
-            loop = asyncio.get_running_loop()
-            self._lookups[key] = asyncio.ensure_future(
-                loop.run_in_executor(None, self.resolver.resolve, host, port))
+            self._lookups[key] = asyncio.ensure_future(self._resolve(host, port))
         return await asyncio.shield(self._lookups[key])
+
+    async def _resolve(self, host: str, port: int) -> list[tuple[str, int]]:
+        """A host-mapped name or an address is answered here and now; a name only DNS can
+        answer waits for one of this proxy's LOOKUPS_PER_PROXY turns, then takes a thread.
+        So a page whose names never resolve delays its own capture only: the others'
+        lookups, host-mapped or not, do not queue behind its hanging ones."""
+        known = self.resolver.resolve_known(host, port)
+        if known is not None:
+            return known
+        async with self._dns:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, self.resolver.resolve, host, port)
 
     def _refuse(self, host: str, port: int, url: str | None, reason: str) -> None:
         entry = (_netloc(_bare(host), port), url, reason)

@@ -23,9 +23,10 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator  # type: ignore[import-untyped]
 
 from archiver.capture.guard import BrowserGuard
-from archiver.capture.proxy import GuardedProxy, proxy_loop
+from archiver.capture.proxy import LOOKUPS_PER_PROXY, GuardedProxy, proxy_loop
 from archiver.capture.warc import WarcWriter
 from archiver.config import Config
+from archiver.errors import FetchError
 from archiver.models import CaptureStatus
 from archiver.net import Resolver
 from tests.fakeplatform import FakePlatform
@@ -370,6 +371,81 @@ def test_a_lookup_is_made_once_per_host_and_proxy(servers: Callable[..., Server]
 
     assert run(go()) == [200] * 5
     assert calls == ["once.test"] and len(origin.seen) == 5
+
+
+class HangingDNS(Resolver):
+    """A resolver whose DNS is a table: a `*.slow.test` lookup hangs until `release` is
+    set and then fails; `dns.test` is 127.0.0.1; nothing is ever queried."""
+
+    def __init__(self, host_map: dict[str, str], release: threading.Event) -> None:
+        super().__init__(host_map, ["127.0.0.1/32"])
+        self.release = release
+        self.hanging = 0
+        self.most = 0  # lookups hanging at once, at most
+        self._count = threading.Lock()
+
+    def resolve(self, host: str, port: int) -> list[tuple[str, int]]:
+        if host.endswith(".slow.test"):
+            with self._count:
+                self.hanging += 1
+                self.most = max(self.most, self.hanging)
+            try:
+                self.release.wait(30)
+            finally:
+                with self._count:
+                    self.hanging -= 1
+            raise FetchError(f"cannot resolve host {host}: timed out", url=host)
+        if host == "dns.test":
+            return [("127.0.0.1", port)]
+        return super().resolve(host, port)
+
+
+def test_a_capture_whose_lookups_hang_holds_up_no_other(
+        servers: Callable[..., Server]) -> None:
+    """One page names 48 hosts whose DNS never answers (more than the shared lookup
+    threads ever were); another capture's CONNECTs, to a host-mapped name and to one
+    looked up by DNS, are answered at once all the same."""
+    origin = servers("127.0.0.1")
+    release = threading.Event()
+    hostile = HangingDNS({}, release)
+    other = HangingDNS({"mapped.test": f"127.0.0.1:{origin.port}"}, release)
+
+    async def connect(proxy: GuardedProxy, target: str) -> tuple[bytes, float]:
+        assert proxy.port is not None
+        t0 = time.monotonic()
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        try:
+            writer.write(f"CONNECT {target} HTTP/1.1\r\n\r\n".encode())
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            return head, time.monotonic() - t0
+        finally:
+            writer.close()
+
+    async def go() -> list[tuple[bytes, float]]:
+        async with GuardedProxy(hostile) as slow, GuardedProxy(other) as proxy:
+            waiting = [await asyncio.open_connection("127.0.0.1", slow.port)
+                       for _ in range(48)]
+            for i, (_, writer) in enumerate(waiting):
+                writer.write(f"CONNECT h{i}.slow.test:443 HTTP/1.1\r\n\r\n".encode())
+            deadline = time.monotonic() + 5
+            while hostile.hanging < 4 and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.3)  # time for more of them to take a thread
+            try:
+                return [await connect(proxy, f"mapped.test:{origin.port}"),
+                        await connect(proxy, f"dns.test:{origin.port}")]
+            finally:
+                release.set()
+                for _, writer in waiting:
+                    writer.close()
+
+    try:
+        answers = run(go())
+    finally:
+        release.set()
+    assert [status_of(head) for head, _ in answers] == [200, 200]
+    assert all(took < 2 for _, took in answers), answers
+    assert hostile.most == LOOKUPS_PER_PROXY  # the hostile page's own lookups, a few at once
 
 
 def test_a_host_reached_at_two_addresses_has_no_single_server(
