@@ -13,7 +13,7 @@ time (DNS rebinding).
 - `refused`: what the proxy refused, for the manifest: `"url: reason"` when the URL is
   known (plain http; a request that failed on a refused tunnel), else `"host:port:
   reason"` (a tunnel's URL is inside TLS, so a preconnect or a WebSocket is named by its
-  host and port only).
+  host and port only). The first MAX_REFUSALS, then `"... and N more, not listed"`.
 - `server_for(url)`: the address the proxy really connected to for the URL's host:port.
   Playwright's `server_addr()` and the HAR's `serverIPAddress` name the proxy itself, so
   the manifest and the WARC take the address from here (`attribute_har`).
@@ -54,7 +54,7 @@ from urllib.parse import urlsplit
 from playwright.async_api import BrowserContext, Request
 
 from archiver.capture.browser import BrowserSession
-from archiver.capture.proxy import ANSWER_HEADER, GuardedProxy
+from archiver.capture.proxy import ANSWER_HEADER, MAX_REFUSALS, GuardedProxy
 from archiver.config import NetworkConfig
 from archiver.errors import FetchError
 from archiver.net import Resolver
@@ -128,15 +128,18 @@ class BrowserGuard:
     # -- what the proxy saw ---------------------------------------------------------------------
     @property
     def refused(self) -> list[str]:
-        """Requests refused before a byte was sent to the host: "url-or-host:port: reason"."""
+        """Requests refused before a byte was sent to the host: "url-or-host:port: reason",
+        at most MAX_REFUSALS of them, then "... and N more, not listed" if there were more
+        (a page can ask for refused addresses without end: the manifest says how many)."""
         if self.proxy is None:
             return []
-        out: list[str] = []
+        out: dict[str, None] = {}  # in order, without repeats (a list scan was quadratic)
         for netloc, url, reason in self.proxy.refusals():
             names = [url] if url else self._failed.get(netloc) or [netloc]
-            out.extend(f"{name[:300]}: {reason}" for name in names
-                       if f"{name[:300]}: {reason}" not in out)
-        return out
+            out.update((f"{name[:300]}: {reason}", None) for name in names)
+        listed = list(out)[:MAX_REFUSALS]
+        more = len(out) - len(listed) + self.proxy.unlisted_refusals()
+        return [*listed, f"... and {more:,} more, not listed"] if more else listed
 
     def _on_failed(self, request: Request) -> None:
         key = _key(request.url)
@@ -163,7 +166,6 @@ class BrowserGuard:
         any other address did not go through the proxy: that is a breach."""
         if self.proxy is None or har is None:
             return
-        refused = {netloc: reason for netloc, _, reason in self.proxy.refusals()}
         for entry in har.get("log", {}).get("entries", []):
             if not isinstance(entry, dict):
                 continue
@@ -190,10 +192,11 @@ class BrowserGuard:
                 entry.pop("serverIPAddress", None)
                 entry.pop("_serverPort", None)
                 key = _key(url)
-                if key is not None and _netloc(*key) in refused:
+                why = self.proxy.refused_at(_netloc(*key)) if key is not None else None
+                if why is not None:
                     entry["response"] = {"status": 0, "headers": [], "content": {},
                                          "_failureText": "refused by the archiver's address "
-                                                         f"guard: {refused[_netloc(*key)]}"}
+                                                         f"guard: {why}"}
             else:
                 entry["serverIPAddress"] = real["ipAddress"]
                 entry["_serverPort"] = real["port"]

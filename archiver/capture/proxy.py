@@ -101,6 +101,9 @@ _MAX_ANSWERS = 10_000
 LOOKUPS_PER_PROXY = 4
 #: Threads for the proxies' DNS lookups (started as needed): 16 proxies at their cap.
 _LOOKUP_THREADS = 16 * LOOKUPS_PER_PROXY
+#: Refusals a proxy lists (for the manifest); past this, distinct ones are only counted. A
+#: page can ask for refused addresses without end (30,000 were seen: 3.9 MB of manifest).
+MAX_REFUSALS = 500
 
 
 # -- the shared background loop ------------------------------------------------------------------
@@ -163,7 +166,10 @@ class GuardedProxy:
         self.port: int | None = None
         self._server: asyncio.Server | None = None
         self._lock = threading.Lock()  # the lists below are read from the capture's thread
-        self._refusals: list[tuple[str, str | None, str]] = []  # (host:port, url, reason)
+        #: (host:port, url, reason) -> None, the first MAX_REFUSALS, in order
+        self._refusals: dict[tuple[str, str | None, str], None] = {}
+        self._unlisted: set[int] = set()  # hashes of the distinct refusals past those
+        self._refused_at: dict[str, str] = {}  # host:port -> reason, of every refusal
         #: where each host:port was reached; None once it was reached at two addresses
         self._servers: dict[tuple[str, int], dict[str, Any] | None] = {}
         self._token = secrets.token_hex(16)  # marks this proxy's own answers
@@ -185,9 +191,20 @@ class GuardedProxy:
 
     # -- what it saw (any thread) --------------------------------------------------------------
     def refusals(self) -> list[tuple[str, str | None, str]]:
-        """(host:port, url if it was plain http, reason) of each refusal, first seen first."""
+        """(host:port, url if it was plain http, reason) of each refusal, first seen first:
+        the first MAX_REFUSALS (`unlisted_refusals()` counts the rest)."""
         with self._lock:
             return list(self._refusals)
+
+    def unlisted_refusals(self) -> int:
+        """How many more distinct refusals there were than `refusals()` lists."""
+        with self._lock:
+            return len(self._unlisted)
+
+    def refused_at(self, netloc: str) -> str | None:
+        """Why host:port was refused, listed or not (None: it was not)."""
+        with self._lock:
+            return self._refused_at.get(netloc)
 
     def server(self, host: str, port: int) -> dict[str, Any] | None:
         """{"ipAddress", "port"} this proxy connected to for host:port, or None: never
@@ -448,8 +465,13 @@ class GuardedProxy:
     def _refuse(self, host: str, port: int, url: str | None, reason: str) -> None:
         entry = (_netloc(_bare(host), port), url, reason)
         with self._lock:
-            if entry not in self._refusals:
-                self._refusals.append(entry)
+            self._refused_at.setdefault(entry[0], reason)
+            if entry in self._refusals:
+                return
+            if len(self._refusals) < MAX_REFUSALS:
+                self._refusals[entry] = None
+            else:  # a hash is enough to count it once (and much smaller than the URL)
+                self._unlisted.add(hash(entry))
 
 
 # -- HTTP framing ---------------------------------------------------------------------------------

@@ -23,7 +23,12 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator  # type: ignore[import-untyped]
 
 from archiver.capture.guard import BrowserGuard
-from archiver.capture.proxy import LOOKUPS_PER_PROXY, GuardedProxy, proxy_loop
+from archiver.capture.proxy import (
+    LOOKUPS_PER_PROXY,
+    MAX_REFUSALS,
+    GuardedProxy,
+    proxy_loop,
+)
 from archiver.capture.warc import WarcWriter
 from archiver.config import Config
 from archiver.errors import FetchError
@@ -543,6 +548,34 @@ def test_the_har_names_the_servers_not_the_proxy(servers: Callable[..., Server])
         if r.rec_type == "response"}
     assert ips == {"http://site.test/a": "127.0.0.2", "https://cached.test/c": None,
                    "https://direct.test/d": "10.0.0.9"}
+
+
+def test_refusals_past_the_cap_are_counted_not_listed(servers: Callable[..., Server]) -> None:
+    """A page can ask for refused addresses without end: the first MAX_REFUSALS are listed
+    (in order, each once), the distinct ones after that are counted, and the manifest's
+    list ends with how many more there were."""
+    refused = servers(REFUSED)
+    guard = BrowserGuard(Resolver({}, ["127.0.0.1/32"]))
+    urls = [f"http://{REFUSED}:{refused.port}/{i}" for i in range(MAX_REFUSALS + 40)]
+
+    async def go() -> None:
+        await guard.start()
+        assert guard.proxy is not None
+        for batch in range(0, len(urls), 60):
+            await asyncio.gather(*(exchange(guard.proxy, f"GET {u} HTTP/1.1\r\n\r\n".encode())
+                                   for u in urls[batch:batch + 60]))
+        for url in (urls[0], urls[-1]):  # asked again: not a new refusal
+            await exchange(guard.proxy, f"GET {url} HTTP/1.1\r\n\r\n".encode())
+        await guard.close()
+
+    run(go())
+    assert guard.proxy is not None and refused.seen == []
+    listed = guard.proxy.refusals()
+    assert len(listed) == MAX_REFUSALS and len(set(listed)) == MAX_REFUSALS
+    assert guard.proxy.unlisted_refusals() == 40
+    assert len(guard.refused) == MAX_REFUSALS + 1
+    assert guard.refused[-1] == "... and 40 more, not listed"
+    assert all(": refused: " in line for line in guard.refused[:-1])
 
 
 # -- through Chromium ------------------------------------------------------------------------------
