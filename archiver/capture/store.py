@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from archiver import __version__
 from archiver.capture.pages import PageResult
 from archiver.capture.warc import WarcWriter
-from archiver.errors import FetchError
+from archiver.errors import FetchError, StoreError
 from archiver.evidence import ledger
 from archiver.evidence.checks import quote_integrity, snowflake_check
 from archiver.evidence.keys import signature_seal
@@ -34,7 +34,7 @@ from archiver.models import (
 )
 from archiver.net import utc_now
 from archiver.platforms.base import DataRequest, PageSpec, Platform
-from archiver.store.files import TIMESTAMP, EvidenceDir
+from archiver.store.files import TIMESTAMP, EvidenceDir, withdraw
 
 if TYPE_CHECKING:
     from archiver.capture.post import CaptureEnv
@@ -106,10 +106,16 @@ def store_capture(env: CaptureEnv, platform: Platform, post: PostRef,
             previous=env.index.previous_capture(post, capture_id),
             key_fingerprint=env.key.fingerprint if env.key else None)
         directory, manifest_sha = ev.commit(manifest, seal=_sealer(env, stamp_state))
-    ledger.append(env.data_dir, capture_id=capture_id, platform=post.platform,
-                  post_id=post.post_id, directory=directory, manifest_sha256=manifest_sha,
-                  recorded_at=utc_now(),
-                  on_head=lambda head: env.index.set_meta("ledger_head", head))
+    try:
+        ledger.append(env.data_dir, capture_id=capture_id, platform=post.platform,
+                      post_id=post.post_id, directory=directory, manifest_sha256=manifest_sha,
+                      recorded_at=utc_now(),
+                      on_head=lambda head: env.index.set_meta("ledger_head", head))
+    except StoreError:
+        # not in the ledger (a full disk: the append took its part-line back), so not
+        # stored: the directory goes too, and the capture fails with the ledger's reason
+        withdraw(env.data_dir, directory)
+        raise
     return CaptureResult(capture_id, post, status, reason, started, finished, directory,
                          manifest_sha, tuple(ev.artifacts), data, tuple(e for e, _ in embeds),
                          timestamp=stamp_state.get("state"),

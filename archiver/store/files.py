@@ -164,18 +164,40 @@ class EvidenceDir:
             self._write_file(self.staging / name, data)
             lines.append(f"{sha256_bytes(data)}  {name}")
         self._write_file(self.staging / SUMS, ("\n".join(lines) + "\n").encode())
-        _fsync_dir(self.staging)
         final = self.data_dir / self.final_relpath
         try:
+            # every directory's entries reach the disk (the files' own data already did),
+            # the new directories of the path to the capture too, before and after the move
+            for below, dirs, _ in os.walk(self.staging):
+                for name in dirs:
+                    _fsync_dir(Path(below) / name)
+            _fsync_dir(self.staging)
+            made, up = [], final.parent
+            while not up.exists():
+                made.append(up)
+                up = up.parent
             final.parent.mkdir(parents=True, exist_ok=True)
             if final.exists():
                 raise StoreError(f"refusing to overwrite existing evidence at {final}")
             os.rename(self.staging, final)
-            _fsync_dir(final.parent)
+            for directory in dict.fromkeys([final.parent, *(d.parent for d in made)]):
+                _fsync_dir(directory)
         except OSError as exc:
             raise storage_error(f"cannot move evidence into {final}", exc) from exc
         self.committed = True
         return self.final_relpath.as_posix(), manifest_sha
+
+
+def withdraw(data_dir: Path, relpath: str) -> None:
+    """Take a committed directory back out of place (its capture could not be recorded):
+    renamed into staging first, so that no half-removed capture is ever in place."""
+    final = inside(data_dir, relpath)
+    aside = staging_dir(data_dir, f"withdrawn-{final.name}")
+    try:
+        os.rename(final, aside)
+    except OSError:
+        return  # left in place, named by neither the index nor the ledger
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def clean_staging(data_dir: Path) -> list[str]:

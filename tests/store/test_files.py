@@ -35,6 +35,27 @@ def test_commit_moves_a_complete_directory_into_place(tmp_path: Path) -> None:
     assert out.stdout.count(": OK") == 3
 
 
+def test_commit_syncs_every_directory_it_made(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A capture that `commit` returned survives a power cut: the entries of its own
+    directories (data/ included) and of each directory made on the way to it reach the
+    disk, not only the files' contents."""
+    import archiver.store.files as files
+
+    synced: list[Path] = []
+    real = files._fsync_dir
+    monkeypatch.setattr(files, "_fsync_dir", lambda p: (synced.append(Path(p)), real(p)))
+    (tmp_path / "captures").mkdir()
+    rel = Path("captures/twitter/1/20260101T000000Z-abc")
+    with EvidenceDir(tmp_path, rel, "abc") as ev:
+        ev.write("data/a.json", b"{}", "application/json", "data")
+        staging = ev.staging
+        ev.commit({"artifacts": []})
+    assert synced[:2] == [staging / "data", staging]  # before the move
+    assert set(synced[2:]) == {tmp_path / "captures/twitter/1", tmp_path / "captures/twitter",
+                               tmp_path / "captures"}  # the move, and the new directories
+
+
 def test_failure_before_commit_leaves_nothing(tmp_path: Path) -> None:
     rel = Path("captures/x/1/stamp-id")
     with pytest.raises(RuntimeError), EvidenceDir(tmp_path, rel, "id") as ev:
