@@ -95,7 +95,7 @@ def load_or_create_key(path: Path) -> ArchiveKey:
     key = ArchiveKey(path, private)
     pub = public_key_path(path)
     if not pub.exists() or pub.read_bytes() != key.public_pem:
-        pub.write_bytes(key.public_pem)
+        _replace(pub, key.public_pem)  # whole: `verify` may be reading it meanwhile
     return key
 
 
@@ -124,10 +124,37 @@ def _create(path: Path) -> None:
             os.fsync(fh.fileno())
         with contextlib.suppress(FileExistsError):  # another process made it first
             os.link(tmp, path)
+        _sync_dir(path.parent)  # the key's name too reaches the disk
     except OSError as exc:
         raise StoreError(f"cannot create the archive key {path}: {exc.strerror}") from exc
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write `path` whole: a temporary file of its own, synced, renamed over it."""
+    try:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(name, 0o644)  # a public key
+            os.replace(name, path)
+        finally:
+            Path(name).unlink(missing_ok=True)
+        _sync_dir(path.parent)
+    except OSError as exc:
+        raise StoreError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def _sync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def signature_seal(key: ArchiveKey) -> dict[str, Callable[[bytes], bytes]]:
