@@ -85,9 +85,16 @@ def _post_row(index: Index, ref: str) -> PostRow:
     return row
 
 
-def _capture_row(index: Index, ref: str) -> CaptureRow:
-    if len(ref) < 4:
+def _check_ref(ref: str | None) -> None:
+    """A reference that can name nothing is a usage error, whatever the index holds."""
+    if ref is not None and "/" not in ref and len(ref) < 4:
         raise UsageError("give at least 4 characters of a capture id")
+    if ref is not None and "/" in ref and match_url(ref) is None:
+        raise UsageError(f"not a post URL of any platform we know: {ref}")
+
+
+def _capture_row(index: Index, ref: str) -> CaptureRow:
+    _check_ref(ref)
     rows = index.captures_by_prefix(ref)
     if not rows:
         raise ArchiverError(f"no capture with id {ref}")
@@ -98,7 +105,8 @@ def _capture_row(index: Index, ref: str) -> CaptureRow:
 
 def lookup(config: Config, ref: str) -> dict[str, Any]:
     """A capture (by id or id prefix) or a post with its history (by a URL of the post)."""
-    index = Index(config.storage.effective_database_url)
+    _check_ref(ref)
+    index = existing_index(config)
     try:
         if "/" in ref:
             return post_json(_post_row(index, ref), config)
@@ -109,7 +117,8 @@ def lookup(config: Config, ref: str) -> dict[str, Any]:
 
 def select_captures(config: Config, ref: str) -> list[CaptureRow]:
     """The captures a reference names: a capture id (or unique prefix), or a post URL."""
-    index = Index(config.storage.effective_database_url)
+    _check_ref(ref)
+    index = existing_index(config)
     try:
         if "/" in ref:
             return list(_post_row(index, ref).captures)
@@ -121,8 +130,9 @@ def select_captures(config: Config, ref: str) -> list[CaptureRow]:
 def verify_selection(config: Config, ref: str | None) -> list[Verification]:
     """Verify one capture, every capture of a post (ref is a URL), or everything (None):
     files, signatures, tokens, chain links, and what the index says against the manifest;
-    with None also the article fetches and the ledger."""
-    index = Index(config.storage.effective_database_url)
+    with None also the article fetches, the ledger, and directories no row names."""
+    _check_ref(ref)
+    index = existing_index(config)
     data_dir = config.storage.data_dir
     try:
         if ref is None:
@@ -179,9 +189,52 @@ def verify_selection(config: Config, ref: str | None) -> list[Verification]:
                 for d, sha in fetches]
     if ref is None:
         results.append(_ledger_now(config, list(everything.values())))
+        strays = _unindexed(config, {r.directory for r in rows} | {d for d, _ in fetches})
+        if strays is not None:
+            results.append(strays)
     if ref is not None and not results:
         raise ArchiverError(f"{ref}: no stored capture directory to verify")
     return results
+
+
+def existing_index(config: Config) -> Index:
+    """The index, for reading: the default SQLite file must be there already (a mistyped
+    data directory would otherwise get a new, empty index, and verify nothing: OK)."""
+    if not config.storage.database_url:
+        path = config.storage.data_dir / "index.sqlite3"
+        if not path.is_file():
+            raise ArchiverError(f"no index at {path}: nothing was archived with the data "
+                                f"directory {config.storage.data_dir} (see --data-dir, "
+                                "[storage] data_dir)")
+    return Index(config.storage.effective_database_url)
+
+
+#: How many directories no index row names `verify --all` lists by name.
+UNINDEXED_LISTED = 20
+
+
+def _unindexed(config: Config, known: set[str | None]) -> Verification | None:
+    """Capture and article directories on disk that no index row names: not verified (the
+    index vouches for no manifest hash of theirs) and not presented as captures, but said,
+    since evidence may have been left there (a run killed between storing an article and
+    recording it) or put there. None when there are none."""
+    data_dir = config.storage.data_dir
+    found = sorted({m.parent.relative_to(data_dir).as_posix()
+                    for top in ("captures", "articles") if (data_dir / top).is_dir()
+                    for m in (data_dir / top).rglob(MANIFEST)} - known)
+    if found:
+        index = Index(config.storage.effective_database_url)
+        try:  # stored since the rows were read
+            found = [d for d in found if not index.names_directory(d)]
+        finally:
+            index.close()
+    if not found:
+        return None
+    more = len(found) - UNINDEXED_LISTED
+    return Verification("unindexed", "captures/, articles/", (), 0, (
+        f"{len(found)} directory(ies) with a manifest that no index row names; not "
+        "verified, and not shown as captures: " + ", ".join(found[:UNINDEXED_LISTED])
+        + (f" and {more} more" if more > 0 else ""),))
 
 
 def _ledger_now(config: Config, captures: list[CaptureRow]) -> Verification:

@@ -632,6 +632,14 @@ class Index:
                  .order_by(CaptureRow.started_at))
             return list(s.scalars(q))
 
+    def names_directory(self, relpath: str) -> bool:
+        """Whether a capture or an article fetch row names this directory."""
+        with self.session() as s:
+            return s.scalar(select(CaptureRow.id).where(CaptureRow.directory == relpath)
+                            .limit(1)) is not None or s.scalar(
+                select(ArticleFetchRow.id).where(ArticleFetchRow.directory == relpath)
+                .limit(1)) is not None
+
     def article_fetch_dirs(self) -> list[tuple[str, str | None]]:
         """(directory, manifest SHA-256) of every stored article response, oldest first."""
         with self.session() as s:

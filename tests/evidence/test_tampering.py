@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from archiver.config import Config
-from archiver.errors import ConfigError
+from archiver.errors import ArchiverError, ConfigError
 from archiver.evidence.keys import load_or_create_key
 from archiver.models import CaptureResult
 from archiver.retrieval import lookup, verify_selection
@@ -191,3 +191,25 @@ def test_malformed_files_are_problems_not_tracebacks(browser_loop: LoopThread,
     root.symlink_to(root)  # a loop
     out = cli("verify", capture.capture_id)
     assert out.returncode == 1 and "cannot be followed" in out.stdout
+
+
+def test_verify_of_a_data_directory_without_an_index_is_an_error(config: Config,
+                                                                  tmp_path: Path) -> None:
+    """An auditor's mistyped data directory: an error, not "verified", and no index made."""
+    typo = replace(config, storage=replace(config.storage, data_dir=tmp_path / "typo"))
+    with pytest.raises(ArchiverError, match="no index at"):
+        verify_selection(typo, None)
+    assert not (tmp_path / "typo").exists()
+
+
+def test_a_directory_no_index_row_names_is_said(browser_loop: LoopThread,
+                                                config: Config) -> None:
+    capture, root = one(browser_loop, config)
+    planted = root.with_name("20200101T000000Z-planted")
+    planted.mkdir()
+    (planted / "manifest.json").write_text("{}")
+    results = verify_selection(config, None)
+    assert all(v.ok for v in results)
+    (said,) = [v for v in results if v.label == "unindexed"]
+    assert planted.relative_to(config.storage.data_dir).as_posix() in said.notes[0]
+    assert capture.directory not in said.notes[0]
