@@ -273,6 +273,7 @@ def _index_problems(data_dir: Path, row: CaptureRow) -> list[Problem]:
     manifest = _manifest(data_dir, row)
     if manifest is None:
         return []
+
     def section(name: str) -> dict[str, Any]:
         found = manifest.get(name)
         return found if isinstance(found, dict) else {}
