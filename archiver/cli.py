@@ -414,7 +414,8 @@ def _print_verification(v: Verification) -> None:
     unit = "entries" if v.label == "ledger" else "files"
     print(f"{'OK  ' if v.ok else 'FAIL'}  {v.label}  {v.directory}  ({v.files_checked} {unit})")
     for p in v.problems:
-        print(f"      {v.directory}/{p.file}: {p.issue}")
+        where = p.file if p.file.startswith(v.directory) else f"{v.directory}/{p.file}"
+        print(f"      {where}: {p.issue}")
     for note in v.notes:
         print(f"      note: {note}")
 

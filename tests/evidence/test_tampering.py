@@ -213,3 +213,13 @@ def test_a_directory_no_index_row_names_is_said(browser_loop: LoopThread,
     (said,) = [v for v in results if v.label == "unindexed"]
     assert planted.relative_to(config.storage.data_dir).as_posix() in said.notes[0]
     assert capture.directory not in said.notes[0]
+
+
+def test_a_changed_manifest_is_not_blamed_on_the_index(browser_loop: LoopThread,
+                                                       config: Config) -> None:
+    capture, root = one(browser_loop, config)
+    manifest = root / "manifest.json"
+    manifest.write_bytes(manifest.read_bytes().replace(b'"live"', b'"deleted"', 1))
+    found = problems(config, capture.capture_id)
+    assert any(p.startswith("manifest.json: changed") for p in found), found
+    assert not any("the index records" in p for p in found), found
