@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from archiver.errors import ConfigError, StoreError
+from archiver.store.files import fsync_dir
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ def _create(path: Path) -> None:
             os.fsync(fh.fileno())
         with contextlib.suppress(FileExistsError):  # another process made it first
             os.link(tmp, path)
-        _sync_dir(path.parent)  # the key's name too reaches the disk
+        fsync_dir(path.parent)  # the key's name too reaches the disk
     except OSError as exc:
         raise StoreError(f"cannot create the archive key {path}: {exc.strerror}") from exc
     finally:
@@ -144,17 +145,10 @@ def _replace(path: Path, data: bytes) -> None:
             os.replace(name, path)
         finally:
             Path(name).unlink(missing_ok=True)
-        _sync_dir(path.parent)
+        fsync_dir(path.parent)
     except OSError as exc:
         raise StoreError(f"cannot write {path}: {exc.strerror}") from exc
 
-
-def _sync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def signature_seal(key: ArchiveKey) -> dict[str, Callable[[bytes], bytes]]:

@@ -46,7 +46,7 @@ from rfc3161_client import (
 
 from archiver.errors import FetchError, HTTPStatusError, StoreError, TimestampError
 from archiver.net import Http
-from archiver.store.files import inside
+from archiver.store.files import fsync_dir, inside
 
 QUERY_TYPE = "application/timestamp-query"
 REPLY_TYPE = "application/timestamp-reply"
@@ -280,8 +280,4 @@ def _write_token(target: Path, token: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    dir_fd = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_dir(target.parent)

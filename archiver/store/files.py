@@ -74,7 +74,8 @@ def storage_error(what: str, exc: OSError) -> StoreError:
                       expected=exc.errno in _ENVIRONMENT_ERRNOS)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a directory's entries (names created, renamed, removed) durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -170,8 +171,8 @@ class EvidenceDir:
             # the new directories of the path to the capture too, before and after the move
             for below, dirs, _ in os.walk(self.staging):
                 for name in dirs:
-                    _fsync_dir(Path(below) / name)
-            _fsync_dir(self.staging)
+                    fsync_dir(Path(below) / name)
+            fsync_dir(self.staging)
             made, up = [], final.parent
             while not up.exists():
                 made.append(up)
@@ -181,7 +182,7 @@ class EvidenceDir:
                 raise StoreError(f"refusing to overwrite existing evidence at {final}")
             os.rename(self.staging, final)
             for directory in dict.fromkeys([final.parent, *(d.parent for d in made)]):
-                _fsync_dir(directory)
+                fsync_dir(directory)
         except OSError as exc:
             raise storage_error(f"cannot move evidence into {final}", exc) from exc
         self.committed = True

@@ -43,8 +43,8 @@ def test_commit_syncs_every_directory_it_made(tmp_path: Path,
     import archiver.store.files as files
 
     synced: list[Path] = []
-    real = files._fsync_dir
-    monkeypatch.setattr(files, "_fsync_dir", lambda p: (synced.append(Path(p)), real(p)))
+    real = files.fsync_dir
+    monkeypatch.setattr(files, "fsync_dir", lambda p: (synced.append(Path(p)), real(p)))
     (tmp_path / "captures").mkdir()
     rel = Path("captures/twitter/1/20260101T000000Z-abc")
     with EvidenceDir(tmp_path, rel, "abc") as ev:
