@@ -190,9 +190,14 @@ def verify_selection(config: Config, ref: str | None) -> list[Verification]:
                                notes=v.notes + tuple(notes)))
     results += [verify_directory(data_dir, d, f"article {d.rsplit('-', 1)[-1]}", sha, trusted)
                 for d, sha in fetches]
-    if ref is None:
-        results.append(_ledger_now(config, list(everything.values())))
-        strays = _unindexed(config, {r.directory for r in rows} | {d for d, _ in fetches})
+    if ref is None:  # what the index says now: runs may have stored captures meanwhile
+        index = Index(config.storage.effective_database_url)
+        try:
+            results.append(_ledger_now(data_dir, index, list(everything.values())))
+            strays = _unindexed(data_dir, index,
+                                {r.directory for r in rows} | {d for d, _ in fetches})
+        finally:
+            index.close()
         if strays is not None:
             results.append(strays)
     if ref is not None and not results:
@@ -216,21 +221,15 @@ def existing_index(config: Config) -> Index:
 UNINDEXED_LISTED = 20
 
 
-def _unindexed(config: Config, known: set[str | None]) -> Verification | None:
+def _unindexed(data_dir: Path, index: Index, known: set[str | None]) -> Verification | None:
     """Capture and article directories on disk that no index row names: not verified (the
     index vouches for no manifest hash of theirs) and not presented as captures, but said,
     since evidence may have been left there (a run killed between storing an article and
     recording it) or put there. None when there are none."""
-    data_dir = config.storage.data_dir
-    found = sorted({m.parent.relative_to(data_dir).as_posix()
-                    for top in ("captures", "articles") if (data_dir / top).is_dir()
-                    for m in (data_dir / top).rglob(MANIFEST)} - known)
-    if found:
-        index = Index(config.storage.effective_database_url)
-        try:  # stored since the rows were read
-            found = [d for d in found if not index.names_directory(d)]
-        finally:
-            index.close()
+    found = [d for d in sorted({m.parent.relative_to(data_dir).as_posix()
+                                for top in ("captures", "articles") if (data_dir / top).is_dir()
+                                for m in (data_dir / top).rglob(MANIFEST)} - known)
+             if not index.names_directory(d)]  # or stored since the rows were read
     if not found:
         return None
     more = len(found) - UNINDEXED_LISTED
@@ -240,19 +239,13 @@ def _unindexed(config: Config, known: set[str | None]) -> Verification | None:
         + (f" and {more} more" if more > 0 else ""),))
 
 
-def _ledger_now(config: Config, captures: list[CaptureRow]) -> Verification:
+def _ledger_now(data_dir: Path, index: Index, captures: list[CaptureRow]) -> Verification:
     """The ledger as it stands once the captures are verified, with the head the index
-    records for it, and what the index says now of captures it names beyond them (runs
-    may have stored captures meanwhile)."""
-    data_dir = config.storage.data_dir
-    index = Index(config.storage.effective_database_url)
-    try:
-        reading, head = ledger.read_with_head(data_dir, lambda: index.get_meta("ledger_head"))
-        known = {r.id for r in captures}
-        later = {e.capture_id: row for e in reading.entries if e.capture_id not in known
-                 and (row := index.capture(e.capture_id)) is not None}
-    finally:
-        index.close()
+    records for it, and what the index says now of captures it names beyond them."""
+    reading, head = ledger.read_with_head(data_dir, lambda: index.get_meta("ledger_head"))
+    known = {r.id for r in captures}
+    later = {e.capture_id: row for e in reading.entries if e.capture_id not in known
+             and (row := index.capture(e.capture_id)) is not None}
     return verify_ledger(data_dir, captures, head, reading, later)
 
 

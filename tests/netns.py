@@ -24,7 +24,6 @@ import struct
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import replace
 from typing import Any
 
@@ -121,17 +120,26 @@ class Watch:
     def _run(self) -> None:
         while not self.stopping.is_set():
             try:
-                frame = self.sock.recv(65535)
+                self._note(self.sock.recv(65535))
             except TimeoutError:
                 continue
-            found = describe(frame)
-            if found is not None:
-                self.seen[found[0]].append(found[1])
+
+    def _note(self, frame: bytes) -> None:
+        found = describe(frame)
+        if found is not None:
+            self.seen[found[0]].append(found[1])
 
     def stop(self) -> dict[str, list[str]]:
-        time.sleep(0.5)  # frames still in flight
+        """What was seen, the frames still queued on the socket included (a veth delivers
+        a frame as it is sent: what the browser sent before it closed is queued by now)."""
         self.stopping.set()
         self.thread.join()
+        self.sock.setblocking(False)
+        while True:
+            try:
+                self._note(self.sock.recv(65535))
+            except BlockingIOError:
+                break
         self.sock.close()
         return self.seen
 

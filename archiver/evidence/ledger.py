@@ -60,35 +60,30 @@ def _locked(data_dir: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _last_line(path: Path) -> bytes | None:
-    if not path.is_file() or path.stat().st_size == 0:
-        return None
-    with path.open("rb") as fh:
-        fh.seek(0, os.SEEK_END)
-        end = fh.tell()
-        pos = max(0, end - 65536)
-        fh.seek(pos)
-        tail = fh.read()
-    lines = tail.rstrip(b"\n").split(b"\n")
-    return lines[-1] if lines and lines[-1] else None
-
-
-def _mend_tail(path: Path) -> None:
-    """End the ledger with a whole line: a last entry that lost only its newline gets it
-    back; the start of a line an interrupted append left is moved to `TORN`. (Either is
-    never a recorded head, which is set once its line is written: the chain is whole.)"""
+def _tail(path: Path) -> tuple[int, bytes]:
+    """(the file's size, its last 64 KiB: more than any line); (0, b"") when missing."""
     try:
         with path.open("rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            end = fh.tell()
-            if end == 0:
-                return
+            end = fh.seek(0, os.SEEK_END)
             fh.seek(max(0, end - 65536))
-            tail = fh.read()
+            return end, fh.read()
     except FileNotFoundError:
-        return
-    if tail.endswith(b"\n"):
-        return
+        return 0, b""
+
+
+def _last_line(tail: bytes) -> bytes | None:
+    lines = tail.rstrip(b"\n").split(b"\n")
+    return lines[-1] if lines[-1] else None
+
+
+def _mend_tail(path: Path) -> bytes | None:
+    """End the ledger with a whole line, and return that line (None: no entry yet). A last
+    entry that lost only its newline gets it back; the start of a line an interrupted
+    append left is moved to `TORN`. (Either is never a recorded head, which is set once its
+    line is written: the chain is whole.)"""
+    end, tail = _tail(path)
+    if end == 0 or tail.endswith(b"\n"):
+        return _last_line(tail)
     cut = tail.rfind(b"\n")
     if cut < 0 and end > len(tail):
         raise StoreError(f"the last line of {path} is longer than any entry; run archiver "
@@ -105,7 +100,7 @@ def _mend_tail(path: Path) -> None:
                 fh.write(b"\n")
                 fh.flush()
                 os.fsync(fh.fileno())
-            return
+            return fragment
         with (path.parent / TORN).open("ab") as aside:
             aside.write(fragment + b"\n")
             aside.flush()
@@ -113,6 +108,7 @@ def _mend_tail(path: Path) -> None:
         os.truncate(path, end - len(fragment))
     except OSError as exc:
         raise storage_error(f"cannot mend the end of {path}", exc) from exc
+    return _last_line(tail[:cut + 1])
 
 
 def append(data_dir: Path, *, capture_id: str, platform: str, post_id: str, directory: str,
@@ -151,7 +147,11 @@ def settle_head(data_dir: Path, head: Callable[[], str | None],
     that `stored` confirms (the index holds the capture as stored, with that manifest),
     and only from a head that names a line of this ledger. True if it moved."""
     with _locked(data_dir):
-        reading, recorded = read(data_dir), head()
+        recorded, last = head(), _last_line(_tail(data_dir / LEDGER)[1])
+        if last is None or (recorded or "").partition(":")[2] == \
+                hashlib.sha256(last).hexdigest():
+            return False  # the usual case, seen from the tail: the head is the last line
+        reading = read(data_dir)
         if not reading.entries or reading.problems:
             return False
         at = -1
@@ -172,8 +172,7 @@ def _append(path: Path, *, capture_id: str, platform: str, post_id: str, directo
             manifest_sha256: str, recorded_at: str,
             on_head: Callable[[str], None] | None) -> tuple[LedgerEntry, str]:
     """`append`, the ledger locked."""
-    _mend_tail(path)
-    last = _last_line(path)
+    last = _mend_tail(path)
     if last is None:
         seq, prev = 1, GENESIS
     else:
@@ -255,12 +254,6 @@ def read(data_dir: Path) -> Reading:
         entries.append(entry)
         hashes.append(head)
     return Reading(entries, hashes, problems, head)
-
-
-def read_entries(data_dir: Path) -> tuple[list[LedgerEntry], list[Problem], str | None]:
-    """Every entry, the problems of the chain, and the hash of the last line."""
-    reading = read(data_dir)
-    return reading.entries, reading.problems, reading.last
 
 
 def read_with_head(data_dir: Path, head: Callable[[], str | None]

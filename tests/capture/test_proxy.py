@@ -820,6 +820,18 @@ def test_what_follows_the_request_is_sent_nowhere(servers: Callable[..., Server]
     assert received.endswith(b"\r\n\r\nhello") and b"/admin" not in received, received
 
 
+def get_through_a_proxy(origin: Server) -> bytes:
+    """What a client gets for `GET /` of `origin` (on 127.0.0.1) through a fresh proxy."""
+
+    async def go() -> bytes:
+        async with GuardedProxy(Resolver({}, ["127.0.0.1/32"])) as proxy:
+            got, _, _ = await exchange(
+                proxy, f"GET http://127.0.0.1:{origin.port}/ HTTP/1.1\r\n\r\n".encode())
+            return got
+
+    return run(go())
+
+
 @pytest.mark.parametrize("answer", [
     # a bare LF hides a line from a CR LF parser; Chromium reads it as a header
     b"HTTP/1.1 200 OK\r\nX-A: 1\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok",
@@ -835,14 +847,7 @@ def test_what_follows_the_request_is_sent_nowhere(servers: Callable[..., Server]
 def test_the_browser_reads_connection_close_in_every_answer_head(
         answer: bytes, servers: Callable[..., Server]) -> None:
     origin = servers("127.0.0.1", answering(answer))
-
-    async def go() -> bytes:
-        async with GuardedProxy(Resolver({}, ["127.0.0.1/32"])) as proxy:
-            got, _, _ = await exchange(
-                proxy, f"GET http://127.0.0.1:{origin.port}/ HTTP/1.1\r\n\r\n".encode())
-            return got
-
-    got = run(go())
+    got = get_through_a_proxy(origin)
     heads = as_chromium_reads(got)
     status, fields = heads[-1]
     assert status == b"HTTP/1.1 200 OK", got
@@ -855,14 +860,7 @@ def test_the_browser_reads_connection_close_in_every_answer_head(
 
 def test_an_answer_that_is_not_http_is_a_502(servers: Callable[..., Server]) -> None:
     origin = servers("127.0.0.1", answering(b"SSH-2.0-OpenSSH\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"))
-
-    async def go() -> bytes:
-        async with GuardedProxy(Resolver({}, ["127.0.0.1/32"])) as proxy:
-            got, _, _ = await exchange(
-                proxy, f"GET http://127.0.0.1:{origin.port}/ HTTP/1.1\r\n\r\n".encode())
-            return got
-
-    got = run(go())
+    got = get_through_a_proxy(origin)
     assert status_of(got) == 502 and b"no valid response head" in got
 
 
@@ -874,14 +872,7 @@ def test_a_status_below_100_is_a_502(status: bytes, servers: Callable[..., Serve
     origin = servers("127.0.0.1", answering(
         b"HTTP/1.1 " + status + b" x\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n"
         b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged"))
-
-    async def go() -> bytes:
-        async with GuardedProxy(Resolver({}, ["127.0.0.1/32"])) as proxy:
-            got, _, _ = await exchange(
-                proxy, f"GET http://127.0.0.1:{origin.port}/ HTTP/1.1\r\n\r\n".encode())
-            return got
-
-    got = run(go())
+    got = get_through_a_proxy(origin)
     assert status_of(got) == 502 and b"no valid response head" in got, got
     assert b"keep-alive" not in got and b"forged" not in got, got
 

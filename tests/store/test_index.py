@@ -14,6 +14,27 @@ def make_index(tmp_path: Path) -> Index:
     return Index(f"sqlite:///{tmp_path / 'index.sqlite3'}")
 
 
+#: A manifest's status and end, as reconcile reads them; the tests add to it.
+LIVE = {"status": {"status": "live", "reason": None},
+        "when": {"finished": "2026-01-01T00:00:05.000Z"}}
+SCREENSHOT = {"name": "embed.png", "sha256": "a" * 64, "size": 10, "media_type": "image/png",
+              "role": "screenshot"}
+
+
+def stored_orphan(index: Index, data_dir: Path, capture_id: str, relpath: str,
+                  manifest: dict[str, object]) -> Path:
+    """A capture begun, its directory in place with `manifest`, its process gone."""
+    index.begin_capture(capture_id, POST, "run", "2026-01-01T00:00:00.000Z", relpath)
+    root = data_dir / relpath
+    root.mkdir(parents=True)
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    with index.session() as s:
+        row = s.get(CaptureRow, capture_id)
+        assert row is not None
+        row.owner = f"{socket.gethostname()}:999999999:1"
+    return root
+
+
 def test_sqlite_runs_in_wal_mode_and_syncs_every_commit(tmp_path: Path) -> None:
     """WAL, and synchronous=FULL: a commit is on disk when it returns, as the ledger line
     written before it is (NORMAL could lose it in a power cut, the ledger line not)."""
@@ -93,19 +114,9 @@ def test_reconcile_completes_the_bookkeeping_of_a_stored_capture(tmp_path: Path)
     normal finish records: text, artifacts, change, state and next check."""
     index = make_index(tmp_path)
     data_dir = tmp_path / "data"
-    index.begin_capture("kept", POST, "run", "2026-01-01T00:00:00.000Z", "captures/t/20/a")
-    root = data_dir / "captures/t/20/a"
-    root.mkdir(parents=True)
-    (root / "manifest.json").write_text(json.dumps(
-        {"status": {"status": "live", "reason": None},
-         "when": {"finished": "2026-01-01T00:00:05.000Z"},
-         "post_data": {"text": "just setting up my twttr"},
-         "artifacts": [{"name": "embed.png", "sha256": "a" * 64, "size": 10,
-                        "media_type": "image/png", "role": "screenshot"}]}))
-    with index.session() as s:
-        row = s.get(CaptureRow, "kept")
-        assert row is not None
-        row.owner = f"{socket.gethostname()}:999999999:1"
+    stored_orphan(index, data_dir, "kept", "captures/t/20/a",
+                  {**LIVE, "post_data": {"text": "just setting up my twttr"},
+                   "artifacts": [SCREENSHOT]})
     assert index.reconcile(data_dir) == [("kept", True)]
     row = index.capture("kept")
     assert row is not None and row.status == "live" and row.change == "first"
@@ -122,19 +133,9 @@ def test_a_reconciled_capture_without_a_token_is_stamped_later(tmp_path: Path) -
     own token, or "untimestamped", which a later run with an authority stamps."""
     index = make_index(tmp_path)
     data_dir = tmp_path / "data"
-    for cid, token in (("bare", False), ("sealed", True)):
-        index.begin_capture(cid, POST, "run", "2026-01-01T00:00:00.000Z", f"captures/t/{cid}")
-        root = data_dir / "captures/t" / cid
-        root.mkdir(parents=True)
-        (root / "manifest.json").write_text(json.dumps(
-            {"status": {"status": "live", "reason": None},
-             "when": {"finished": "2026-01-01T00:00:05.000Z"}}))
-        if token:
-            (root / "manifest.tsr").write_bytes(b"token")
-        with index.session() as s:
-            row = s.get(CaptureRow, cid)
-            assert row is not None
-            row.owner = f"{socket.gethostname()}:999999999:1"
+    stored_orphan(index, data_dir, "bare", "captures/t/bare", LIVE)
+    sealed = stored_orphan(index, data_dir, "sealed", "captures/t/sealed", LIVE)
+    (sealed / "manifest.tsr").write_bytes(b"token")
     assert sorted(index.reconcile(data_dir)) == [("bare", True), ("sealed", True)]
     assert [r.id for r in index.captures_to_stamp()] == ["bare"]
     assert index.capture("sealed").timestamp == "stamped"
@@ -152,18 +153,7 @@ def test_two_processes_reconciling_at_once_close_an_orphan_once(tmp_path: Path,
 
     first = make_index(tmp_path)
     data_dir = tmp_path / "data"
-    first.begin_capture("orphan", POST, "run", "2026-01-01T00:00:00.000Z", "captures/t/o")
-    root = data_dir / "captures/t/o"
-    root.mkdir(parents=True)
-    (root / "manifest.json").write_text(json.dumps(
-        {"status": {"status": "live", "reason": None},
-         "when": {"finished": "2026-01-01T00:00:05.000Z"},
-         "artifacts": [{"name": "embed.png", "sha256": "a" * 64, "size": 10,
-                        "media_type": "image/png", "role": "screenshot"}]}))
-    with first.session() as s:
-        row = s.get(CaptureRow, "orphan")
-        assert row is not None
-        row.owner = f"{socket.gethostname()}:999999999:1"
+    stored_orphan(first, data_dir, "orphan", "captures/t/o", {**LIVE, "artifacts": [SCREENSHOT]})
     both_looked = threading.Barrier(2, timeout=10)
 
     def dead_after_both_looked(owner: str, *args: object) -> bool:
