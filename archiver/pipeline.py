@@ -34,6 +34,7 @@ from archiver.politeness import HostLimiter
 from archiver.recapture import Policy
 from archiver.store.files import clean_staging
 from archiver.store.index import Index, new_id
+from archiver.store.liveness import hold
 
 Progress = Callable[[str], None]
 
@@ -285,6 +286,7 @@ class _Run:
 
 @contextlib.asynccontextmanager
 async def _open_run(config: Config, browser: BrowserSession | None) -> AsyncIterator[_Run]:
+    hold(config.storage.data_dir)  # before any row or file this run will own
     index = Index(config.storage.effective_database_url, Policy.from_config(config.schedule))
     http = HttpPool(config.network)
     try:

@@ -587,10 +587,11 @@ def sync_jobs(scheduler: AsyncIOScheduler, config: Config, sources: Sequence[Sou
     return notes
 
 
-def resume_interrupted(scheduler: AsyncIOScheduler, index: Index) -> list[str]:
+def resume_interrupted(scheduler: AsyncIOScheduler, index: Index, data_dir: Path
+                       ) -> list[str]:
     """Runs a dead process left unfinished: their jobs run again at once."""
     notes = []
-    for job in sorted(set(index.reconcile_runs())):
+    for job in sorted(set(index.reconcile_runs(data_dir))):
         if scheduler.get_job(job) is not None:
             scheduler.modify_job(job, next_run_time=datetime.now(UTC))
             notes.append(f"job {job} was interrupted by a stopped process: runs again now")
@@ -621,7 +622,8 @@ async def run_once(config: Config, sources: Sequence[SourceConfig], *,
     summaries: list[RunSummary] = []
     try:
         scheduler.start(paused=True)
-        for note in sync_jobs(scheduler, config, sources) + resume_interrupted(scheduler, index):
+        for note in sync_jobs(scheduler, config, sources) + \
+                resume_interrupted(scheduler, index, config.storage.data_dir):
             _event(logging.INFO, "job", note)
         now = datetime.now(UTC)
         posts_due = index.queue(utc_now(), 0)[0] > 0
@@ -711,7 +713,8 @@ async def serve(config: Config, sources: Sequence[SourceConfig], stop: asyncio.E
     _RUNNER = runner
     try:
         scheduler.start(paused=True)
-        for note in sync_jobs(scheduler, config, sources) + resume_interrupted(scheduler, index):
+        for note in sync_jobs(scheduler, config, sources) + \
+                resume_interrupted(scheduler, index, config.storage.data_dir):
             _event(logging.INFO, "job", note)
         due, _, _ = index.queue(utc_now(), 0)
         if due:  # posts an earlier process found but did not capture: do not make them wait

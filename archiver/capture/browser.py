@@ -48,7 +48,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from archiver.config import BrowserConfig, NetworkConfig
 from archiver.errors import BrowserError, ConfigError
-from archiver.store.files import left_by_dead_process, process_tag
+from archiver.store.liveness import left_by_dead_process, process_tag
 
 #: Without these Chromium calls Google services at start, which a closed network refuses.
 QUIET_FLAGS = (
@@ -188,7 +188,7 @@ class BrowserInfo:
     os: str
 
 
-#: names of the per-session temporary directories: PREFIX + random + "@host.pid"
+#: names of the per-session temporary directories: PREFIX + random + "@host.start.pid"
 SESSION_TMP_PREFIX = "archiver-browser-"
 
 

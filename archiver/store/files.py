@@ -1,7 +1,8 @@
 """Capture directories on disk, written so that none can claim completeness it lacks.
 
-A directory is assembled under `<data_dir>/.staging/<id>@<host>.<pid>/`, every file fsynced, then
-`manifest.json` and `SHA256SUMS` are written last and the whole directory is renamed into
+A directory is assembled under `<data_dir>/.staging/<id>@<host>.<start>.<pid>/` (the owning
+process's tag, see `liveness`), every file fsynced, then `manifest.json` and `SHA256SUMS`
+are written last and the whole directory is renamed into
 its final place in one step. A crash leaves only a staging directory, which the next run
 removes once its owning process is gone. Scratch space a capture needs on its way (the
 browser's HAR) lives there too, named the same way, so a killed run leaves nothing behind
@@ -16,8 +17,6 @@ import json
 import os
 import re
 import shutil
-import socket
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +25,14 @@ from typing import Any
 
 from archiver.errors import StoreError
 from archiver.models import Artifact
+from archiver.store.liveness import (  # noqa: F401  (FOREIGN_STALE_S: where it was)
+    FOREIGN_STALE_S,
+    hold,
+    left_by_dead_process,
+    process_alive,
+    process_tag,
+    sweep,
+)
 
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
@@ -85,7 +92,8 @@ def fsync_dir(path: Path) -> None:
 
 def staging_dir(data_dir: Path, ident: str) -> Path:
     """This process's staging directory for `ident`, which `clean_staging` removes once the
-    process is gone."""
+    process is gone (other PID namespaces sharing the directory see it running: `hold`)."""
+    hold(data_dir)
     return data_dir / STAGING / f"{ident}{process_tag()}"
 
 
@@ -205,59 +213,16 @@ def clean_staging(data_dir: Path) -> list[str]:
     """Remove staging directories that no running process owns; return their names."""
     removed: list[str] = []
     root = data_dir / STAGING
+    sweep(data_dir)
     if not root.is_dir():
         return removed
     for entry in root.iterdir():
-        if entry.name.rpartition(".")[2].isdigit() and not left_by_dead_process(entry):
+        if entry.name.rpartition(".")[2].isdigit() and \
+                not left_by_dead_process(entry, data_dir=data_dir):
             continue  # a live process's (names without a process tag are nobody's)
         shutil.rmtree(entry, ignore_errors=True)
         removed.append(entry.name)
     return removed
-
-
-#: how long another machine's files in a shared directory are left alone: we cannot ask
-#: whether its process runs (as `index.owner_alive` waits for another host's captures)
-FOREIGN_STALE_S = 6 * 3600
-
-
-def _host() -> str:
-    """This machine's name as it can stand in a file name (no "@", "/" ...)."""
-    return re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "_"
-
-
-def process_tag() -> str:
-    """The end of the names of files this process owns until it exits: "@host.pid"."""
-    return f"@{_host()}.{os.getpid()}"
-
-
-def left_by_dead_process(path: Path, foreign_after: float | None = FOREIGN_STALE_S) -> bool:
-    """Whether `path`, named with a `process_tag` (or an older ".pid"), is a process's that
-    has ended: on this host, one not running; on another host sharing the directory, one
-    that has not touched it for `foreign_after` seconds (its process numbers are not ours;
-    None: never judged here, its own host cleans it)."""
-    rest, _, pid = path.name.rpartition(".")
-    if not pid.isdigit():
-        return False
-    _, at, host = rest.rpartition("@")
-    if at and host != _host():
-        if foreign_after is None:
-            return False
-        try:
-            return time.time() - path.stat().st_mtime > foreign_after
-        except OSError:
-            return False
-    return int(pid) != os.getpid() and not process_alive(int(pid))
-
-
-def process_alive(pid: int) -> bool:
-    """Whether a process of this number runs on this machine (ours to signal or not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:

@@ -8,8 +8,6 @@ wait on a capture.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -44,10 +42,10 @@ from archiver.store.files import (
     MANIFEST,
     TIMESTAMP,
     inside,
-    process_alive,
     read_manifest,
     sha256_file,
 )
+from archiver.store.liveness import owner_alive, run_owner
 from archiver.store.schema import (
     REPLACED_INDEXES,
     SCHEMA_VERSION,
@@ -115,22 +113,6 @@ def parse_iso(text: str) -> datetime:
 def new_id() -> str:
     """A short random id for captures and runs (unique without coordination)."""
     return uuid.uuid4().hex[:16]
-
-
-def _start_ticks(pid: int) -> str:
-    """The process's start time in clock ticks since boot ("" where /proc is missing): with
-    the pid it names one process, even after the pid is reused (containers restart as 1)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return ""
-    fields = stat[stat.rfind(")") + 2:].split()
-    return fields[19] if len(fields) > 19 else ""
-
-
-def run_owner() -> str:
-    """"host:pid:start" of this process, recorded on rows it is working on."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_start_ticks(os.getpid())}"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -507,8 +489,9 @@ class Index:
                   ) -> list[tuple[str, bool]]:
         """Close captures left in flight by a process that is gone.
 
-        On this host a process is gone when its pid is; a capture owned by another host
-        (a shared index) is only closed once older than `stale_after`. A capture whose
+        On this host a process is gone when its pid is (in another PID namespace: when
+        nobody holds its file under `data_dir`, see `liveness`); a capture owned by another
+        host (a shared index) is only closed once older than `stale_after`. A capture whose
         directory made it into place is completed from its manifest; any other is marked
         abandoned. Returns (id, completed) of each capture touched.
         """
@@ -519,7 +502,7 @@ class Index:
                 select(CaptureRow.id, CaptureRow.owner, CaptureRow.started_at)
                 .where(CaptureRow.status == "in_progress"))
                 if row.owner != me and not owner_alive(row.owner or "", row.started_at,
-                                                       stale_after)]
+                                                       stale_after, data_dir)]
         for capture_id, owner in orphans:
             with self.session() as s:
                 # claimed first, by a write: of two processes starting at once, one closes
@@ -783,14 +766,15 @@ class Index:
                 row.summary = json.dumps(summary, sort_keys=True)
                 row.finished_at = utc_now()
 
-    def reconcile_runs(self) -> list[str]:
+    def reconcile_runs(self, data_dir: Path | None = None) -> list[str]:
         """Mark runs (queued or running) whose process is gone as interrupted; returns the
-        jobs to run again: those, and those whose latest run was stopped by a signal."""
+        jobs to run again: those, and those whose latest run was stopped by a signal.
+        `data_dir`: where processes of other PID namespaces say they run."""
         jobs: list[str] = []
         with self.session() as s:
             for row in s.scalars(select(RunRow).where(RunRow.status.in_(("queued",
                                                                            "running")))):
-                if owner_alive(row.owner or "", row.started_at, timedelta(hours=6)):
+                if owner_alive(row.owner or "", row.started_at, timedelta(hours=6), data_dir):
                     continue
                 row.status, row.owner, row.finished_at = "interrupted", None, utc_now()
                 row.error = "the process running it stopped before it finished"
@@ -853,25 +837,6 @@ def handle_key(author: str) -> str:
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
-
-
-def owner_alive(owner: str, started_at: str | None = None,
-                stale_after: timedelta = timedelta(hours=6)) -> bool:
-    """Whether the "host:pid:start" that owns a row may still be working on it: on this
-    host, while that process lives (same pid and start time); elsewhere (a shared index),
-    until `stale_after` has passed since `started_at`."""
-    parts = owner.rsplit(":", 2)
-    if len(parts) == 3 and not parts[1].isdigit():  # an older "host:pid"
-        parts = [owner.rpartition(":")[0], owner.rpartition(":")[2], ""]
-    host, pid, start = [*parts, "", ""][:3]
-    if host == socket.gethostname():
-        if not pid.isdigit() or not process_alive(int(pid)):
-            return False
-        return not start or start == _start_ticks(int(pid))
-    if started_at is None:
-        return True
-    cutoff = datetime.now(UTC) - stale_after
-    return parse_iso(started_at) > cutoff
 
 
 def _embed_ref(row: EmbedRow, post: PostRow) -> EmbedRef:

@@ -18,7 +18,7 @@ from types import TracebackType
 
 from archiver.errors import StoreError
 from archiver.net import utc_now
-from archiver.store.index import owner_alive, run_owner
+from archiver.store.liveness import hold, owner_alive, run_owner
 
 LOCK_NAME = "run.lock"
 
@@ -39,6 +39,7 @@ class RunLock:
             return True
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            hold(self.path.parent)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise StoreError(f"cannot open the run lock {self.path}: {exc}") from exc
@@ -73,7 +74,7 @@ class RunLock:
         except (OSError, ValueError):
             return None
         if not isinstance(loaded, dict) or not loaded.get("owner") \
-                or not owner_alive(str(loaded["owner"])):
+                or not owner_alive(str(loaded["owner"]), data_dir=self.path.parent):
             return None  # free, or left behind by a process that is gone (kill -9)
         return {str(k): str(v) for k, v in loaded.items()}
 

@@ -118,8 +118,10 @@ def test_safe_segments() -> None:
 def test_a_host_name_that_cannot_stand_in_a_file_name_is_made_one(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "gethostname", lambda: "lab/box@2")
-    assert process_tag() == f"@lab_box_2.{os.getpid()}"
+    ns = os.stat("/proc/self/ns/pid").st_ino
+    start = Path("/proc/self/stat").read_text().rpartition(")")[2].split()[19]
+    assert process_tag() == f"@lab_box_2+{ns}.{start}.{os.getpid()}"
     staging = tmp_path / STAGING
-    dead = staging / f"x@lab_box_2.{_dead_pid()}"  # ours: judged by its process number
+    dead = staging / f"x@lab_box_2.{_dead_pid()}"  # ours, older name: judged by its pid
     dead.mkdir(parents=True)
     assert clean_staging(tmp_path) == [dead.name]
