@@ -25,7 +25,7 @@ from pathlib import Path
 
 from archiver.errors import StoreError
 from archiver.evidence.verify import Problem
-from archiver.store.files import storage_error
+from archiver.store.files import fsync_dir, storage_error
 
 LEDGER = "ledger.jsonl"
 #: Where the start of a line that an interrupted append left (no newline) is moved to
@@ -185,12 +185,15 @@ def _append(path: Path, *, capture_id: str, platform: str, post_id: str, directo
     entry = LedgerEntry(seq, capture_id, platform, post_id, directory, manifest_sha256,
                         recorded_at, prev)
     line = entry.line()
-    size = path.stat().st_size if path.is_file() else 0
+    new = not path.is_file()
+    size = 0 if new else path.stat().st_size
     try:
         with path.open("ab") as fh:
             fh.write(line + b"\n")
             fh.flush()
             os.fsync(fh.fileno())
+        if new:  # the ledger's name too: a power cut must not take the whole file back
+            fsync_dir(path.parent)
     except OSError as exc:  # a full disk may have taken part of the line: not kept
         with contextlib.suppress(OSError):
             os.truncate(path, size)

@@ -46,7 +46,7 @@ from rfc3161_client import (
 
 from archiver.errors import FetchError, HTTPStatusError, StoreError, TimestampError
 from archiver.net import Http
-from archiver.store.files import fsync_dir, inside
+from archiver.store.files import fsync_dir, inside, make_dirs
 
 QUERY_TYPE = "application/timestamp-query"
 REPLY_TYPE = "application/timestamp-reply"
@@ -268,7 +268,7 @@ def stamp_pending(index: Index, http: Http, data_dir: Path, tsa_urls: Sequence[s
 def _write_token(target: Path, token: bytes) -> None:
     """Put a token in place whole: written under a name of its own (two runs may stamp the
     same capture at once; either token is good), synced, then renamed over the target."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(target.parent)  # stamps/ itself, the first time, is named durably too
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -90,6 +90,17 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def make_dirs(path: Path) -> None:
+    """`mkdir -p`, and each directory it made durable (its name synced in its parent)."""
+    made, up = [], path
+    while not up.exists():
+        made.append(up)
+        up = up.parent
+    path.mkdir(parents=True, exist_ok=True)
+    for parent in dict.fromkeys(d.parent for d in made):
+        fsync_dir(parent)
+
+
 def staging_dir(data_dir: Path, ident: str) -> Path:
     """This process's staging directory for `ident`, which `clean_staging` removes once the
     process is gone (other PID namespaces sharing the directory see it running: `hold`)."""
@@ -181,16 +192,11 @@ class EvidenceDir:
                 for name in dirs:
                     fsync_dir(Path(below) / name)
             fsync_dir(self.staging)
-            made, up = [], final.parent
-            while not up.exists():
-                made.append(up)
-                up = up.parent
-            final.parent.mkdir(parents=True, exist_ok=True)
+            make_dirs(final.parent)
             if final.exists():
                 raise StoreError(f"refusing to overwrite existing evidence at {final}")
             os.rename(self.staging, final)
-            for directory in dict.fromkeys([final.parent, *(d.parent for d in made)]):
-                fsync_dir(directory)
+            fsync_dir(final.parent)
         except OSError as exc:
             raise storage_error(f"cannot move evidence into {final}", exc) from exc
         self.committed = True
