@@ -14,9 +14,17 @@ children; PSS too, which counts shared pages once), the number of browser proces
 this process's open files and threads. Growth is measured from the warm-up sample (after
 `--warmup` captures) to the end, in percent (target <= 10 %) and as a least-squares slope.
 
+Samples are taken between runs, when no capture is open: the renderers (one per capture's
+context) have exited then, so the browser tree sampled is the browser, its zygotes, GPU and
+utility processes; a renderer that outlived its context shows as an extra process.
+Growth needs a sample after the warm-up one (`--warmup` below `--captures`), else it says
+n/a. Every capture must be `live` (PASS/FAIL line); captures/s counts all of them.
+
 After the browser is closed: no process this run started may be left (children of this
 process, any process seen in the browser's tree, any process whose command line names the
-browser's own profile directory), and that profile directory must be gone.
+browser's own profile directory, and any process started with the session's TMPDIR, the
+profile's parent: renderers and the other helpers do not name the profile), and that
+profile directory must be gone.
 """
 
 from __future__ import annotations
@@ -121,10 +129,22 @@ class Tree:
             except psutil.Error:
                 pass
         if self.profile:
+            # only the browser's main process names the profile; every process of the
+            # session (driver, browser, zygotes, renderers, GPU, utility) was started with
+            # the session's own TMPDIR, the profile's parent (archiver/capture/browser.py)
+            marker = f"TMPDIR={Path(self.profile).parent}"
             for proc in psutil.process_iter(["pid", "cmdline"]):
                 cmdline = proc.info.get("cmdline") or []
                 if any(self.profile in arg for arg in cmdline):
                     found.setdefault(proc.pid, _describe(proc, "names this run's profile"))
+                    continue
+                try:
+                    with open(f"/proc/{proc.pid}/environ", "rb") as environ:
+                        env = environ.read().split(b"\0")
+                except OSError:  # gone, or another user's
+                    continue
+                if os.fsencode(marker) in env and proc.pid != self.me.pid:
+                    found.setdefault(proc.pid, _describe(proc, "has this run's TMPDIR"))
         return list(found.values())
 
 
@@ -189,9 +209,11 @@ async def soak(args: argparse.Namespace) -> int:
             for start in range(0, len(urls), args.batch):
                 batch = urls[start:start + args.batch]
                 report = await archive_async(batch, config, browser=browser)
+                if len(report.captures) < len(batch):
+                    statuses["not captured"] += len(batch) - len(report.captures)
                 for result in report.captures:
                     statuses[str(result.status)] += 1
-                    if not result.status.completed and len(failures) < 5:
+                    if str(result.status) != "live" and len(failures) < 5:
                         failures.append(f"{result.post.url}: {result.reason}")
                 done += len(batch)
                 fake.reset_log()  # the fake platform's request log is not the archiver's
@@ -220,6 +242,9 @@ async def soak(args: argparse.Namespace) -> int:
 
     warm = next((s for s in samples if s.captures >= args.warmup), samples[-1])
     end = samples[-1]
+    # growth needs a sample after the warm-up one: with --warmup >= --captures the two were
+    # the same sample, 0.0 % and PASS
+    measured = end.captures > warm.captures
     after = [s for s in samples if s.captures >= warm.captures]
     rate = ((end.captures - warm.captures) / (end.seconds - warm.seconds)
             if end.seconds > warm.seconds else 0.0)
@@ -229,6 +254,7 @@ async def soak(args: argparse.Namespace) -> int:
                          ("browser tree PSS MB", "browser_pss"), ("driver RSS MB", "driver_rss")):
         a, b = getattr(warm, field), getattr(end, field)
         verdict = ("" if field in ("browser_pss", "driver_rss") else
+                   "n/a: no sample after the warm-up" if not measured else
                    "PASS" if growth(a, b) <= TARGET_GROWTH else "FAIL")
         print(f"{label:26}{a / MB:10.1f}{b / MB:10.1f}{growth(a, b):8.1f}%"
               f"{slope_per_1000(after, field):15.1f}  {verdict}")
@@ -237,14 +263,17 @@ async def soak(args: argparse.Namespace) -> int:
           f"{f'{end.fds}/{end.threads}':>10}")
     print(f"warm-up = after {warm.captures} captures; throughput after it: {rate:.2f} captures/s "
           f"({end.captures / end.seconds:.2f} overall, {end.seconds:.0f} s)")
-    print("statuses: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
+    live = statuses.get("live", 0)
+    print("statuses: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
+          + f"  {'PASS' if live == done else 'FAIL'}: {live} of {done} captures live (the "
+          "captures/s above count every capture, whatever its status)")
     for failure in failures:
-        print(f"  not completed: {failure}")
+        print(f"  not live: {failure}")
     print(f"data dir {data_mb:.0f} MB ({data_mb / max(1, done) * 1024:.0f} KB per capture)")
     print(f"browser closed in {close_s:.2f} s; profile dir {tree.profile or '?'} "
           f"{'removed' if profile_gone else 'STILL THERE'}; {len(tree.seen)} browser processes "
-          f"seen during the run; all gone {gone_s:.1f} s after close; leftover processes "
-          f"{args.grace:g} s after close: {len(left)} "
+          f"seen at samples; last checked {gone_s:.1f} s after close (an upper bound on when "
+          f"they were gone); leftover processes then: {len(left)} "
           f"{'PASS' if not left and profile_gone else 'FAIL'}")
     for line in left:
         print(f"  {line}")
