@@ -182,7 +182,7 @@ def create_app(config: Config) -> FastAPI:
     def api_search(f: SearchFilters, page: PageNo = 1) -> SearchResult:
         """Search posts by text, handle, URL, platform, status and capture date. A post or
         article URL in `q` (any form: x.com or twitter.com, mobile, tracking parameters)
-        is resolved and named in `redirect`."""
+        is resolved and named in `redirect` (`posts` is then empty)."""
         return data.search(f, page, size)
 
     @app.get("/api/v1/posts", dependencies=[Reader], tags=["api"])

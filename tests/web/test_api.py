@@ -176,6 +176,8 @@ def test_search_resolves_any_form_of_a_post_url(server: Server) -> None:
               f"twitter.com/NikolPashinyan/status/{SEED_IDS[0]}/photo/1"):
         found = server.get(f"/api/v1/search?q={quote(q)}").json()
         assert found["redirect"] == NIKOL, q
+        # the URL names one post: no list of the archive's other posts comes with it
+        assert found["posts"]["items"] == [] and found["posts"]["paging"]["total"] == 0
     article = server.get(f"/api/v1/search?q={quote(SEED_URL + '#comments')}").json()
     assert article["redirect"].startswith("/articles/")
     missing = server.get("/api/v1/search?q=" + quote("https://x.com/a/status/42")).json()
