@@ -277,6 +277,9 @@ async def soak(args: argparse.Namespace) -> int:
           f"{'PASS' if not left and profile_gone else 'FAIL'}")
     for line in left:
         print(f"  {line}")
+    print(f"processes of the session still running when close had stopped the browser and "
+          f"its driver, which close then killed: {browser.killed_at_close} "
+          f"{'(an orderly exit)' if not browser.killed_at_close else 'FAIL: not an orderly exit'}")
     print(f"fake platform stopped and temporary files removed in {teardown_s:.1f} s")
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
     print("reproduce: .venv/bin/python bench/soak.py " + shlex.join(sys.argv[1:]))

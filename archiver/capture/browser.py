@@ -313,6 +313,9 @@ class BrowserSession:
         self._browser: Browser | None = None
         self.info: BrowserInfo | None = None
         self._tmp: Path | None = None
+        #: processes of the session still running after the browser and its driver were
+        #: closed, which `close` then killed (0 after an orderly exit)
+        self.killed_at_close = 0
 
     async def __aenter__(self) -> BrowserSession:
         await self.start()
@@ -437,7 +440,9 @@ class BrowserSession:
             # what an orderly stop left running: a driver whose start failed or was
             # cancelled inside Playwright (which then has no handle to stop it by), a
             # browser whose driver died
-            for pid in session_processes(self._tmp):
+            left = session_processes(self._tmp)
+            self.killed_at_close = len(left)
+            for pid in left:
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
             shutil.rmtree(self._tmp, ignore_errors=True)

@@ -263,3 +263,25 @@ def test_session_processes_are_the_sessions_driver_and_browser_only(tmp_path: Pa
             proc.kill()
             proc.wait()
     assert session_processes(tmp_path) == []
+
+
+def test_an_orderly_close_leaves_no_process_to_kill(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The browser and its driver stop on their own: close() finds nothing of the session
+    still running to kill (what bench/soak.py reports as an orderly exit)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv("TMPDIR", raising=False)
+
+    async def go() -> tuple[BrowserSession, Path, int]:
+        session = BrowserSession(BrowserConfig(), NetworkConfig())
+        await session.start()
+        tmp = session._tmp
+        assert tmp is not None
+        running = len(session_processes(tmp))  # the driver, the browser, its helpers
+        await session.close()
+        return session, tmp, running
+
+    session, tmp, running = asyncio.run(go())
+    assert running >= 3
+    assert session.killed_at_close == 0
+    assert session_processes(tmp) == [] and not tmp.exists()
