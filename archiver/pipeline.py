@@ -371,7 +371,8 @@ def _ledger_late(index: Index, data_dir: Path, capture_id: str) -> None:
     ledger.append_missing(data_dir, capture_id=row.id, platform=row.post.platform,
                           post_id=row.post.post_id, directory=row.directory,
                           manifest_sha256=row.manifest_sha256, recorded_at=utc_now(),
-                          on_head=lambda head: index.set_meta("ledger_head", head))
+                          on_head=lambda head: index.entered_in_ledger(
+                              head, (row.id, ledger.seq_of(head))))
 
 
 def _settle_head(index: Index, data_dir: Path) -> None:
@@ -385,7 +386,8 @@ def _settle_head(index: Index, data_dir: Path) -> None:
             row.manifest_sha256 == entry.manifest_sha256 and row.directory == entry.directory
 
     ledger.settle_head(data_dir, lambda: index.get_meta("ledger_head"), stored,
-                       lambda head: index.set_meta("ledger_head", head))
+                       lambda head, entries: index.entered_in_ledger(
+                           head, *((e.capture_id, e.seq) for e in entries)))
 
 
 def _describe_article(outcome: ArticleOutcome) -> str:

@@ -110,7 +110,8 @@ def store_capture(env: CaptureEnv, platform: Platform, post: PostRef,
         ledger.append(env.data_dir, capture_id=capture_id, platform=post.platform,
                       post_id=post.post_id, directory=directory, manifest_sha256=manifest_sha,
                       recorded_at=utc_now(),
-                      on_head=lambda head: env.index.set_meta("ledger_head", head))
+                      on_head=lambda head: env.index.entered_in_ledger(
+                          head, (capture_id, ledger.seq_of(head))))
     except StoreError:
         # not in the ledger (a full disk: the append took its part-line back), so not
         # stored: the directory goes too, and the capture fails with the ledger's reason

@@ -140,12 +140,19 @@ def append_missing(data_dir: Path, *, capture_id: str, platform: str, post_id: s
         return True
 
 
+def seq_of(head: str) -> int:
+    """The line number in a head "<seq>:<sha256>"."""
+    return int(head.partition(":")[0])
+
+
 def settle_head(data_dir: Path, head: Callable[[], str | None],
-                stored: Callable[[LedgerEntry], bool], record: Callable[[str], None]) -> bool:
-    """Move the recorded head (`head()`, saved by `record`) to the ledger's last line when
-    a run was killed between writing its entry and recording the head: only over entries
-    that `stored` confirms (the index holds the capture as stored, with that manifest),
-    and only from a head that names a line of this ledger. True if it moved."""
+                stored: Callable[[LedgerEntry], bool],
+                record: Callable[[str, list[LedgerEntry]], None]) -> bool:
+    """Move the recorded head (`head()`, saved by `record(head, entries moved over)`) to
+    the ledger's last line when a run was killed between writing its entry and recording
+    the head: only over entries that `stored` confirms (the index holds the capture as
+    stored, with that manifest), and only from a head that names a line of this ledger.
+    True if it moved."""
     with _locked(data_dir):
         recorded, last = head(), _last_line(_tail(data_dir / LEDGER)[1])
         if last is None or (recorded or "").partition(":")[2] == \
@@ -164,7 +171,7 @@ def settle_head(data_dir: Path, head: Callable[[], str | None],
         behind = reading.entries[at + 1:]
         if not behind or not all(stored(e) for e in behind):
             return False
-        record(f"{reading.entries[-1].seq}:{reading.hashes[-1]}")
+        record(f"{reading.entries[-1].seq}:{reading.hashes[-1]}", behind)
         return True
 
 

@@ -115,6 +115,14 @@ def new_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
+#: A post's captures, the last stored first: in ledger order, which no clock changes (a
+#: clock set back, or forward and then corrected, would otherwise link the next capture to
+#: the wrong one and fork the chain); captures stored before the index had the order
+#: (schema 3) came before all others, and among themselves go by their start.
+LATEST_STORED_FIRST = (CaptureRow.ledger_seq.is_(None), CaptureRow.ledger_seq.desc(),
+                       CaptureRow.started_at.desc(), CaptureRow.id.desc())
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -433,7 +441,7 @@ class Index:
                             CaptureRow.started_at)
                      .where(CaptureRow.post_row_id == post_row_id,
                             CaptureRow.status.in_(COMPLETED), CaptureRow.id != capture_id))
-        previous = s.execute(completed.order_by(CaptureRow.started_at.desc()).limit(1)).first()
+        previous = s.execute(completed.order_by(*LATEST_STORED_FIRST).limit(1)).first()
         first = s.execute(completed.order_by(CaptureRow.started_at).limit(1)).first()
         change = classify((previous.status, previous.text) if previous else None, status,
                           text_)
@@ -447,13 +455,14 @@ class Index:
                        previous.text if previous else None))
 
     def previous_capture(self, ref: PostRef, exclude: str) -> tuple[str, str] | None:
-        """(id, manifest SHA-256) of the post's latest stored capture: the chain's last link."""
+        """(id, manifest SHA-256) of the post's latest stored capture: the chain's last link
+        (the last stored, in ledger order: see `LATEST_STORED_FIRST`)."""
         with self.session() as s:
             q = (select(CaptureRow.id, CaptureRow.manifest_sha256)
                  .join(PostRow, CaptureRow.post_row_id == PostRow.id)
                  .where(PostRow.platform == ref.platform, PostRow.post_id == ref.post_id,
                         CaptureRow.manifest_sha256.is_not(None), CaptureRow.id != exclude)
-                 .order_by(CaptureRow.started_at.desc(), CaptureRow.id.desc()).limit(1))
+                 .order_by(*LATEST_STORED_FIRST).limit(1))
             row = s.execute(q).first()
             return (row[0], str(row[1])) if row and row[1] else None
 
@@ -471,6 +480,19 @@ class Index:
             row = s.get(CaptureRow, capture_id)
             if row is not None:
                 row.timestamp = state
+
+    def entered_in_ledger(self, head: str, *entries: tuple[str, int]) -> None:
+        """The ledger's new head ("<seq>:<sha256>") and, for each (capture id, seq), the
+        line that entered the capture: one commit."""
+        with self.session() as s:
+            row = s.get(Meta, "ledger_head")
+            if row is None:
+                s.add(Meta(key="ledger_head", value=head))
+            else:
+                row.value = head
+            for capture_id, seq in entries:
+                s.execute(update(CAPTURES).where(CAPTURES.c.id == capture_id)
+                          .values(ledger_seq=seq))
 
     def set_meta(self, key: str, value: str) -> None:
         with self.session() as s:

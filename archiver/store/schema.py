@@ -13,9 +13,10 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-#: 2: captures.author. An archiver refuses an index of a newer schema (see
-#: Index._check_version); an older index is migrated in place and marked with this one.
-SCHEMA_VERSION = 2
+#: 2: captures.author. 3: captures.ledger_seq. An archiver refuses an index of a newer
+#: schema (see Index._check_version); an older index is migrated in place and marked with
+#: this one.
+SCHEMA_VERSION = 3
 
 
 class Base(DeclarativeBase):
@@ -156,6 +157,10 @@ class CaptureRow(Base):
     #: date on one index (ix_captures_author_started_post); set, on every capture of the post,
     #: once the post's author is known
     author: Mapped[str | None] = mapped_column(String(256))
+    #: the line of ledger.jsonl that entered this capture (its `seq`): the order in which
+    #: captures were stored, which no clock changes; a post's chain follows it (null for
+    #: captures not stored, and for those stored before schema 3, which came first)
+    ledger_seq: Mapped[int | None] = mapped_column(Integer)
 
     post: Mapped[PostRow] = relationship(back_populates="captures")
     artifacts: Mapped[list[ArtifactRow]] = relationship(back_populates="capture",

@@ -120,16 +120,19 @@ def test_the_head_moves_only_over_entries_the_index_holds(tmp_path: Path) -> Non
     add(tmp_path, "c2")  # a run killed before it recorded this head
     add(tmp_path, "c3")
     recorded = [heads[-1]]
+    moved: list[list[str]] = []
 
     def settle(stored: set[str], head: str | None) -> bool:
         return ledger.settle_head(tmp_path, lambda: head, lambda e: e.capture_id in stored,
-                                  recorded.append)
+                                  lambda new, over: (recorded.append(new),
+                                                     moved.append([e.capture_id for e in over])))
 
     assert not settle({"c2"}, heads[-1])  # c3 is not in the index (yet)
     assert not settle({"c1", "c2", "c3"}, "1:" + "0" * 64)  # a head this ledger never had
     assert recorded == [heads[-1]]
     assert settle({"c2", "c3"}, heads[-1])
     assert recorded[-1] == f"3:{ledger.read(tmp_path).hashes[-1]}"
+    assert moved == [["c2", "c3"]]  # the index learns which lines entered those captures
     assert settle({"c1", "c2", "c3"}, None)  # killed before the very first head
 
 

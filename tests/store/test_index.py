@@ -523,3 +523,32 @@ def test_finishing_captures_keeps_the_post_and_its_captures_in_step(tmp_path: Pa
     assert post().last_status == "deleted" and post().last_captured == "2026-03-05T00:00:00Z"
     assert iso(datetime(2026, 3, 5, tzinfo=UTC)) <= (post().next_check or "")
     index.close()
+
+
+def test_a_posts_chain_follows_the_ledger_not_the_clock(tmp_path: Path) -> None:
+    """The clock was ahead, then set right: each capture still links to the one stored
+    just before it (not to the one with the latest start), and its change is judged
+    against that one. Captures stored before the index kept ledger lines go by start."""
+    from archiver.models import PostData
+
+    index = make_index(tmp_path)
+    capture(index, "old1", POST, "2026-01-02T00:00:00.000Z")
+    capture(index, "old2", POST, "2026-01-01T00:00:00.000Z")  # no ledger line recorded
+    links, compared = [], []
+    for seq, (cid, started, text_) in enumerate([
+            ("a", "2026-06-01T10:00:00.000Z", "one"),  # the clock a month ahead
+            ("b", "2026-05-01T09:05:00.000Z", "two"),  # set right
+            ("c", "2026-05-01T09:10:00.000Z", "two")], start=1):
+        index.begin_capture(cid, POST, "run", started, f"captures/{cid}")
+        previous = index.previous_capture(POST, cid)  # as the manifest's chain is made
+        links.append(previous[0] if previous else None)
+        index.entered_in_ledger(f"{seq}:{'0' * 64}", (cid, seq))
+        change = index.finish_capture(CaptureResult(
+            cid, POST, CaptureStatus.LIVE, None, started, started, f"captures/{cid}",
+            "0" * 64, data=PostData(CaptureStatus.LIVE, text=text_)))
+        assert change is not None
+        compared.append((change.previous_id, change.change))
+    assert links == ["old1", "a", "b"]
+    assert compared == [("old1", "edited"), ("a", "edited"), ("b", "unchanged")]
+    assert index.get_meta("ledger_head") == f"3:{'0' * 64}"
+    index.close()
