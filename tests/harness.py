@@ -72,7 +72,7 @@ class LoopThread:
 
 
 def dead_process_tag() -> str:
-    """The `process_tag` ("@host.pid") of a process of this host that has exited."""
+    """The `process_tag` ("@host.start.pid") of a process of this host that has exited."""
     return subprocess.run(
-        [sys.executable, "-c", "from archiver.store.files import process_tag; "
+        [sys.executable, "-c", "from archiver.store.liveness import process_tag; "
          "print(process_tag())"], capture_output=True, text=True, check=True).stdout.strip()

@@ -2,11 +2,11 @@
 
 A directory is assembled under `<data_dir>/.staging/<id>@<host>.<start>.<pid>/` (the owning
 process's tag, see `liveness`), every file fsynced, then `manifest.json` and `SHA256SUMS`
-are written last and the whole directory is renamed into
-its final place in one step. A crash leaves only a staging directory, which the next run
-removes once its owning process is gone. Scratch space a capture needs on its way (the
-browser's HAR) lives there too, named the same way, so a killed run leaves nothing behind
-for long, outside the data directory or in it.
+are written last and the whole directory is renamed into its final place in one step. A
+crash leaves only a staging directory, which the next run removes once its owning process
+is gone. Scratch space a capture needs on its way (the browser's HAR) lives there too,
+named the same way, so a killed run leaves nothing behind for long, outside the data
+directory or in it.
 """
 
 from __future__ import annotations
@@ -25,14 +25,7 @@ from typing import Any
 
 from archiver.errors import StoreError
 from archiver.models import Artifact
-from archiver.store.liveness import (  # noqa: F401  (FOREIGN_STALE_S: where it was)
-    FOREIGN_STALE_S,
-    hold,
-    left_by_dead_process,
-    process_alive,
-    process_tag,
-    sweep,
-)
+from archiver.store.liveness import hold, left_by_dead_process, process_tag, sweep
 
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"

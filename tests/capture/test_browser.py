@@ -23,7 +23,7 @@ from archiver.capture.browser import (
 )
 from archiver.config import BrowserConfig, NetworkConfig
 from archiver.errors import BrowserError, ConfigError
-from archiver.store.files import process_tag
+from archiver.store.liveness import process_tag
 from tests.harness import dead_process_tag
 
 

@@ -8,13 +8,12 @@ import pytest
 
 from archiver.errors import StoreError
 from archiver.store.files import (
-    FOREIGN_STALE_S,
     STAGING,
     EvidenceDir,
     clean_staging,
-    process_tag,
     safe_segments,
 )
+from archiver.store.liveness import FOREIGN_STALE_S, process_tag
 from tests.harness import dead_process_tag
 
 
