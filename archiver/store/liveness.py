@@ -109,7 +109,9 @@ def hold(data_dir: Path) -> None:
         return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except OSError:  # no flock here (some network filesystems): a file nobody holds
+        with contextlib.suppress(OSError):  # would say this process has ended
+            os.unlink(path)
         os.close(fd)
         return
     _held[key] = fd
