@@ -56,7 +56,7 @@ def retry_after(exchange: HttpExchange, now: datetime | None = None) -> float | 
     value = (exchange.header("retry-after") or "").strip()
     if not value:
         return None
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # isdigit() alone takes "²" (a latin-1 byte)
         return float(value)
     try:
         when = parsedate_to_datetime(value)

@@ -9,10 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from archiver.capture.post import fetch_data
 from archiver.config import NetworkConfig
 from archiver.models import CaptureStatus, HttpExchange
+from archiver.net import HttpPool
+from archiver.platforms.base import DataRequest
 from archiver.politeness import HostLimiter, polite_get, retry_after
 from tests.fakeplatform import FakePlatform
+from tests.fakeplatform.server import Response
 from tests.harness import LoopThread, archive_run, make_config
 
 
@@ -93,3 +97,22 @@ def test_a_429_with_retry_after_is_waited_for(browser_loop: LoopThread,
                     record.rec_headers.get_header("WARC-Target-URI") or ""):
                 statuses.append(record.http_headers.get_statuscode())
     assert sorted(statuses) == ["200", "200", "429"], statuses
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u00b9\u00b3"])  # bytes 0xB2, 0xB9 0xB3 (latin-1)
+def test_a_retry_after_of_digits_that_are_not_ascii_is_not_a_number(value: str) -> None:
+    # str.isdigit() says True for superscripts, which float() refuses (ValueError)
+    assert retry_after(answer(429, ("Retry-After", value))) is None
+
+
+def test_a_garbled_retry_after_from_a_server_is_an_answer_not_a_crash(
+        fake_platform: FakePlatform, net_config: NetworkConfig) -> None:
+    # a server sends the byte 0xB2 in Retry-After: HTTP headers are read as latin-1 ("²")
+    fake_platform.documents[("cdn.syndication.twimg.com", "/busy")] = Response(
+        429, b"slow down\n", "text/plain", [("Retry-After", "\u00b2")])
+    pool = HttpPool(replace(net_config, retries=0))
+    try:
+        got = fetch_data(pool, DataRequest("busy.json", "https://cdn.syndication.twimg.com/busy"))
+    finally:
+        pool.close()
+    assert isinstance(got, HttpExchange) and got.status == 429
