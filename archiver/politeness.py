@@ -13,9 +13,10 @@ Data endpoints (syndication, oEmbed, APIs) are fetched through `polite_get`:
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -28,27 +29,26 @@ RETRY_STATUSES = (429, 503)
 
 
 class HostLimiter:
-    """Spaces out request starts per host (thread-safe; one per run)."""
+    """Spaces out request starts per host (thread-safe; one per run).
 
-    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    It only hands out delays: the caller waits them out on the event loop, so that a wait
+    holds no worker thread and ends at once when the capture is cancelled."""
+
+    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.interval = 1.0 / per_second if per_second > 0 else 0.0
         self._next: dict[str, float] = {}
         self._lock = threading.Lock()
-        self._clock, self._sleep = clock, sleep
+        self._clock = clock
 
-    def wait(self, host: str) -> float:
-        """Block until a request to `host` may start; returns the seconds waited."""
+    def reserve(self, host: str) -> float:
+        """Take the next start for `host`; returns the seconds to wait before it."""
         if not self.interval:
             return 0.0
         with self._lock:
             now = self._clock()
             start = max(now, self._next.get(host, now))
             self._next[host] = start + self.interval
-        delay = start - now
-        if delay > 0:
-            self._sleep(delay)
-        return max(delay, 0.0)
+        return max(start - now, 0.0)
 
 
 def retry_after(exchange: HttpExchange, now: datetime | None = None) -> float | None:
@@ -67,17 +67,20 @@ def retry_after(exchange: HttpExchange, now: datetime | None = None) -> float | 
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def polite_get(send: Callable[[], HttpExchange], url: str, limiter: HostLimiter,
-               network: NetworkConfig, sleep: Callable[[float], None] = time.sleep
-               ) -> HttpExchange:
-    """`send()` (a GET of `url`) at the host's pace, retried on 429 / 503 as documented
-    above. Returns the last answer."""
+async def polite_get(send: Callable[[], Awaitable[HttpExchange]], url: str,
+                     limiter: HostLimiter, network: NetworkConfig,
+                     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> HttpExchange:
+    """`send()` (a GET of `url`, run in a worker thread) at the host's pace, retried on
+    429 / 503 as documented above. Returns the last answer. The waits are made on the event
+    loop: they hold no thread, and a cancelled capture stops at once, asking nothing more."""
     host = (urlsplit(url).hostname or "").lower()
     attempt = 0
     earlier: list[HttpExchange] = []
     while True:
-        limiter.wait(host)
-        exchange = send()
+        pace = limiter.reserve(host)
+        if pace > 0:
+            await sleep(pace)
+        exchange = await send()
         if earlier:  # the answers that were retried stay with the evidence
             exchange = replace(exchange, retried=tuple(earlier))
         if exchange.status not in RETRY_STATUSES or attempt >= network.retries:
@@ -90,5 +93,5 @@ def polite_get(send: Callable[[], HttpExchange], url: str, limiter: HostLimiter,
         if wait > network.max_retry_after:
             return exchange
         earlier.append(replace(exchange, retried=()))
-        sleep(wait)
+        await sleep(wait)
         attempt += 1

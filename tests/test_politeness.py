@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -13,6 +16,8 @@ from archiver.capture.post import fetch_data
 from archiver.config import NetworkConfig
 from archiver.models import CaptureStatus, HttpExchange
 from archiver.net import HttpPool
+from archiver.pipeline import archive_async
+from archiver.platforms import by_name, match_url
 from archiver.platforms.base import DataRequest
 from archiver.politeness import HostLimiter, polite_get, retry_after
 from tests.fakeplatform import FakePlatform
@@ -30,19 +35,19 @@ class Clock:
         self.now = 100.0
         self.slept: list[float] = []
 
-    def sleep(self, seconds: float) -> None:
+    async def sleep(self, seconds: float) -> None:
         self.slept.append(round(seconds, 3))
         self.now += seconds
 
 
 def test_limiter_spaces_requests_per_host() -> None:
     clock = Clock()
-    limiter = HostLimiter(4.0, clock=lambda: clock.now, sleep=clock.sleep)
-    for _ in range(3):
-        limiter.wait("a.example")
-    limiter.wait("b.example")  # another host does not wait for a.example
-    assert clock.slept == [0.25, 0.25]
-    assert HostLimiter(0).wait("a.example") == 0.0
+    limiter = HostLimiter(4.0, clock=lambda: clock.now)
+    assert [limiter.reserve("a.example") for _ in range(3)] == [0.0, 0.25, 0.5]
+    assert limiter.reserve("b.example") == 0.0  # another host does not wait for a.example
+    clock.now += 10  # idle: the next request starts at once, and no burst follows it
+    assert [limiter.reserve("a.example") for _ in range(2)] == [0.0, 0.25]
+    assert HostLimiter(0).reserve("a.example") == 0.0
 
 
 def test_retry_after_in_seconds_or_as_a_date() -> None:
@@ -67,8 +72,13 @@ def test_polite_get_retries(answers: list[HttpExchange], slept: list[float],
                             final: int) -> None:
     clock = Clock()
     queue = list(answers)
-    got = polite_get(lambda: queue.pop(0), "https://h.example/x", HostLimiter(0),
-                     replace(NetworkConfig(), retries=2, max_retry_after=30), clock.sleep)
+
+    async def send() -> HttpExchange:
+        return queue.pop(0)
+
+    got = asyncio.run(polite_get(send, "https://h.example/x", HostLimiter(0),
+                                 replace(NetworkConfig(), retries=2, max_retry_after=30),
+                                 clock.sleep))
     assert got.status == final and clock.slept == slept
 
 
@@ -112,7 +122,71 @@ def test_a_garbled_retry_after_from_a_server_is_an_answer_not_a_crash(
         429, b"slow down\n", "text/plain", [("Retry-After", "\u00b2")])
     pool = HttpPool(replace(net_config, retries=0))
     try:
-        got = fetch_data(pool, DataRequest("busy.json", "https://cdn.syndication.twimg.com/busy"))
+        got = asyncio.run(fetch_data(
+            pool, DataRequest("busy.json", "https://cdn.syndication.twimg.com/busy")))
     finally:
         pool.close()
     assert isinstance(got, HttpExchange) and got.status == 429
+
+
+def _syndication_429(fake_platform: FakePlatform, tweet: str, wait: str) -> tuple[str, str]:
+    """The capture's own data request for `tweet` (not the embed page's) answers 429 with
+    Retry-After `wait`, every time; returns its (host, target)."""
+    url = f"https://x.com/Busy/status/{tweet}"
+    ref = match_url(url)
+    assert ref is not None
+    [request] = [r for r in by_name("twitter").data_requests(ref) if "syndication" in r.url]
+    parts = urlsplit(request.url)
+    host, target = parts.hostname or "", f"{parts.path}?{parts.query}"
+    fake_platform.documents[(host, target)] = Response(
+        429, b"Rate limit exceeded\n", "text/plain", [("Retry-After", wait)])
+    return host, target
+
+
+def _one_worker_loop() -> asyncio.AbstractEventLoop:
+    """An event loop whose default executor has one thread: every worker busy, as when
+    the captures in flight have more data requests waiting than min(32, cores + 4)."""
+    loop = asyncio.new_event_loop()
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+    return loop
+
+
+@pytest.mark.browser
+def test_the_browser_renders_while_a_data_request_waits_out_retry_after(
+        fake_platform: FakePlatform, tmp_path: Path) -> None:
+    tweet = "1310100737619791965"
+    host, target = _syndication_429(fake_platform, tweet, "2")
+    config = make_config(fake_platform.host_map(), fake_platform.ca_pem, tmp_path / "data")
+    config = replace(config, network=replace(config.network, retries=1))
+    fake_platform.reset_log()
+    with asyncio.Runner(loop_factory=_one_worker_loop) as runner:
+        report = runner.run(archive_async([f"https://x.com/Busy/status/{tweet}"], config))
+    [capture] = report.captures
+    assert capture.status is CaptureStatus.FAILED  # still rate limited after the retry
+    log = [(h, t) for _, h, t in fake_platform.log]
+    asked = [n for n, (h, t) in enumerate(log) if (h, t) == (host, target)]
+    embed = next(n for n, (h, t) in enumerate(log) if h == "platform.twitter.com")
+    assert len(asked) == 2
+    # the wait holds no worker thread: the embed page is asked for before the retry
+    assert embed < asked[1], log
+
+
+@pytest.mark.browser
+def test_a_capture_cancelled_while_waiting_out_retry_after_asks_nothing_more(
+        fake_platform: FakePlatform, tmp_path: Path) -> None:
+    tweet = "1310100737619791965"
+    host, target = _syndication_429(fake_platform, tweet, "2")
+    config = make_config(fake_platform.host_map(), fake_platform.ca_pem, tmp_path / "data")
+    fake_platform.reset_log()
+
+    async def cancelled_during_the_wait() -> None:
+        task = asyncio.create_task(
+            archive_async([f"https://x.com/Busy/status/{tweet}"], config))
+        while fake_platform.count(host, target) == 0:
+            await asyncio.sleep(0.01)
+        task.cancel()  # Ctrl-C, or the scheduler's stop grace running out
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancelled_during_the_wait())  # returns once its worker threads have ended
+    assert fake_platform.count(host, target) == 1

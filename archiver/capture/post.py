@@ -1,7 +1,8 @@
 """Capture one post: a self-contained unit of work (post ref + environment in; capture
 directory + index rows out), so it can later run as a task on any worker.
 
-The platform's public data endpoints are fetched in threads while the browser renders the
+The platform's public data endpoints are fetched (each GET in a worker thread, the waits
+for the host's pace and for Retry-After on the event loop) while the browser renders the
 embed and the post page in one fresh context; then the evidence directory is written and
 moved into place, and the index row is closed.
 """
@@ -61,13 +62,16 @@ def capture_relpath(post: PostRef, capture_id: str, started: datetime) -> Path:
     return Path("captures", post.platform, *safe_segments(post.post_id), f"{stamp}-{capture_id}")
 
 
-def fetch_data(http: HttpPool, request: DataRequest, limiter: HostLimiter | None = None
-               ) -> HttpExchange | FetchError:
-    """A data endpoint's answer (at the host's pace, 429s honoured), or why there is none."""
-    client = http.get()
+async def fetch_data(http: HttpPool, request: DataRequest, limiter: HostLimiter | None = None
+                     ) -> HttpExchange | FetchError:
+    """A data endpoint's answer (at the host's pace, 429s honoured), or why there is none.
+    Each GET runs in a worker thread; the waits between them are made on the event loop."""
+    def send() -> HttpExchange:  # in the worker thread: its own requests session
+        return http.get().get(request.url, accept=request.media_type)
+
     try:
-        return polite_get(lambda: client.get(request.url, accept=request.media_type),
-                          request.url, limiter or HostLimiter(0), http.config)
+        return await polite_get(lambda: asyncio.to_thread(send), request.url,
+                                limiter or HostLimiter(0), http.config)
     except FetchError as exc:
         return exc
 
@@ -116,8 +120,7 @@ async def _capture(env: CaptureEnv, platform: Platform, post: PostRef,
         try:
             context = await guard.new_context(env.browser, record_har=har_path)
             try:
-                data_tasks = [asyncio.to_thread(fetch_data, env.http, r, env.limiter)
-                              for r in requests]
+                data_tasks = [fetch_data(env.http, r, env.limiter) for r in requests]
                 page_tasks = [_guarded_render(env, context, s, guard) for s in specs]
                 gathered = await asyncio.gather(*data_tasks, *page_tasks)
             finally:
