@@ -6,9 +6,10 @@ Data endpoints (syndication, oEmbed, APIs) are fetched through `polite_get`:
   every capture of the run (0 = no limit);
 - an answer 429 (Too Many Requests) or 503 with `Retry-After` (seconds or an HTTP date) is
   retried after that long, when it is at most `network.max_retry_after` seconds; without
-  the header after 1 s, then 2 s; at most `network.retries` times. A longer wait is not
-  made: the answer is kept, the capture fails as rate limited, and the post is retried
-  later on the re-capture schedule.
+  the header after 1 s, then 2 s; at most `network.retries` times. That wait holds the host
+  back for every capture of the run, not only for the one that was answered. A longer
+  wait is not made: the answer is kept, the capture fails as rate limited, and the post is
+  retried later on the re-capture schedule.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ RETRY_STATUSES = (429, 503)
 
 
 class HostLimiter:
-    """Spaces out request starts per host (thread-safe; one per run).
+    """Spaces out request starts per host, and holds a host back for as long as it asked
+    (Retry-After), for every capture of the run (thread-safe; one per run).
 
     It only hands out delays: the caller waits them out on the event loop, so that a wait
     holds no worker thread and ends at once when the capture is cancelled."""
@@ -37,18 +39,29 @@ class HostLimiter:
     def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.interval = 1.0 / per_second if per_second > 0 else 0.0
         self._next: dict[str, float] = {}
+        self._held: dict[str, float] = {}
         self._lock = threading.Lock()
         self._clock = clock
 
+    def hold(self, host: str, seconds: float) -> None:
+        """No request to `host` starts in the next `seconds` (the server asked for it)."""
+        with self._lock:
+            until = self._clock() + seconds
+            self._held[host] = max(until, self._held.get(host, until))
+
+    def held_for(self, host: str) -> float:
+        """Seconds `host` is still held back (0 when it is not)."""
+        with self._lock:
+            return max(self._held.get(host, 0.0) - self._clock(), 0.0)
+
     def reserve(self, host: str) -> float:
         """Take the next start for `host`; returns the seconds to wait before it."""
-        if not self.interval:
-            return 0.0
         with self._lock:
             now = self._clock()
-            start = max(now, self._next.get(host, now))
-            self._next[host] = start + self.interval
-        return max(start - now, 0.0)
+            start = max(now, self._next.get(host, now), self._held.get(host, now))
+            if self.interval:
+                self._next[host] = start + self.interval
+        return start - now
 
 
 def retry_after(exchange: HttpExchange, now: datetime | None = None) -> float | None:
@@ -77,13 +90,13 @@ async def polite_get(send: Callable[[], Awaitable[HttpExchange]], url: str,
     attempt = 0
     earlier: list[HttpExchange] = []
     while True:
-        pace = limiter.reserve(host)
+        pace = limiter.reserve(host)  # the host's pace, and any wait it asked for
         if pace > 0:
             await sleep(pace)
         exchange = await send()
         if earlier:  # the answers that were retried stay with the evidence
             exchange = replace(exchange, retried=tuple(earlier))
-        if exchange.status not in RETRY_STATUSES or attempt >= network.retries:
+        if exchange.status not in RETRY_STATUSES:
             return exchange
         wait = retry_after(exchange)
         if wait is None:
@@ -92,6 +105,8 @@ async def polite_get(send: Callable[[], Awaitable[HttpExchange]], url: str,
             wait = float(1 << attempt)
         if wait > network.max_retry_after:
             return exchange
+        limiter.hold(host, wait)  # every capture of the run leaves the host alone that long
+        if attempt >= network.retries:
+            return exchange
         earlier.append(replace(exchange, retried=()))
-        await sleep(wait)
-        attempt += 1
+        attempt += 1  # the next reserve waits the hold out

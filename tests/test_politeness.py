@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -76,10 +77,43 @@ def test_polite_get_retries(answers: list[HttpExchange], slept: list[float],
     async def send() -> HttpExchange:
         return queue.pop(0)
 
-    got = asyncio.run(polite_get(send, "https://h.example/x", HostLimiter(0),
+    got = asyncio.run(polite_get(send, "https://h.example/x",
+                                 HostLimiter(0, clock=lambda: clock.now),
                                  replace(NetworkConfig(), retries=2, max_retry_after=30),
                                  clock.sleep))
     assert got.status == final and clock.slept == slept
+
+
+def _sender(sent: list[tuple[str, float]], name: str, clock: Clock,
+            answers: list[HttpExchange]) -> Callable[[], Awaitable[HttpExchange]]:
+    async def send() -> HttpExchange:
+        sent.append((name, clock.now))
+        return answers.pop(0)
+    return send
+
+
+def test_a_retry_after_holds_the_host_for_every_capture_of_the_run() -> None:
+    clock, sent = Clock(), []
+    limiter = HostLimiter(0, clock=lambda: clock.now)
+    network = replace(NetworkConfig(), retries=1, max_retry_after=30)
+    url = "https://h.example/x"
+
+    async def meanwhile(seconds: float) -> None:
+        # while capture a waits out its Retry-After, capture b asks the same host
+        got = await polite_get(_sender(sent, "b", clock, [answer(200)]), url, limiter,
+                               network, clock.sleep)
+        assert got.status == 200
+        await clock.sleep(seconds)
+
+    async def both() -> HttpExchange:
+        return await polite_get(_sender(sent, "a", clock, [answer(429, ("Retry-After", "10")),
+                                                           answer(200)]),
+                                url, limiter, network, meanwhile)
+
+    assert asyncio.run(both()).status == 200
+    # b waited for the end of the 10 s the server asked for, as a did
+    assert sent[0] == ("a", 100.0) and sent[1][0] == "b" and sent[1][1] >= 110.0, sent
+    assert limiter.reserve("other.example") == 0.0  # another host is not held
 
 
 @pytest.mark.browser
