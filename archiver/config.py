@@ -76,6 +76,13 @@ class NetworkConfig:
     #: longest Retry-After waited for, in seconds (longer: the capture fails, retried later)
     max_retry_after: float = 30.0
 
+    def __post_init__(self) -> None:
+        # `not x >= 0` also refuses NaN (TOML's `nan`), which would mean no limit, no cap
+        for label in ("requests_per_second", "max_retry_after", "retries"):
+            if not getattr(self, label) >= 0:
+                raise ConfigError(f"network.{label} = {getattr(self, label)!r}: must be 0 or "
+                                  "more")
+
 
 @dataclass(frozen=True)
 class BrowserConfig:
@@ -109,6 +116,11 @@ class CaptureConfig:
     #: after the load, wait at most this long for the network to go quiet, so that embed
     #: scripts have run; then at most as long again for the web fonts
     article_settle: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 0:
+            raise ConfigError(f"capture.concurrency = {self.concurrency}: give 1 or more "
+                              "posts at once, or 0 for one per CPU core")
 
 
 def effective_concurrency(configured: int) -> int:

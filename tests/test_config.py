@@ -57,3 +57,29 @@ def test_digest_changes_with_values(tmp_path: Path) -> None:
     cfg = tmp_path / "a.toml"
     cfg.write_text("[capture]\nconcurrency = 3\n")
     assert load_config(cfg, environ={}).digest() != Config().digest()
+
+
+@pytest.mark.parametrize("body, message", [
+    ("[capture]\nconcurrency = -4\n", "capture.concurrency"),
+    ("[network]\nrequests_per_second = -1.0\n", "network.requests_per_second"),
+    ("[network]\nrequests_per_second = nan\n", "network.requests_per_second"),
+    ("[network]\nretries = -1\n", "network.retries"),
+    ("[network]\nmax_retry_after = -5.0\n", "network.max_retry_after"),
+    ("[network]\nmax_retry_after = nan\n", "network.max_retry_after"),  # no cap at all
+])
+def test_concurrency_and_politeness_out_of_range_are_clear_errors(
+        tmp_path: Path, body: str, message: str) -> None:
+    # before, each was taken silently: a negative concurrency as "from the cores", a
+    # negative or NaN rate as "no limit", a NaN cap as waiting however long a server asks
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(body)
+    with pytest.raises(ConfigError, match=message):
+        load_config(cfg, environ={})
+
+
+def test_concurrency_zero_means_from_the_cores_and_no_rate_limit_is_zero(tmp_path: Path) -> None:
+    cfg = tmp_path / "a.toml"
+    cfg.write_text("[capture]\nconcurrency = 0\n[network]\nrequests_per_second = 0\n"
+                   "retries = 0\nmax_retry_after = 0\n")
+    config = load_config(cfg, environ={})
+    assert config.capture.concurrency == 0 and config.network.requests_per_second == 0
