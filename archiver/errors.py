@@ -21,6 +21,11 @@ user's input): such errors become one clear line and a recorded status, never a 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from archiver.models import HttpExchange
+
 
 class ArchiverError(Exception):
     """Base of every error the archiver raises on purpose."""
@@ -48,6 +53,8 @@ class FetchError(ArchiverError):
         super().__init__(message)
         self.url = url
         self.status = status
+        #: answers 429 / 503 that were waited out before the request that failed
+        self.retried: tuple[HttpExchange, ...] = ()
 
 
 class BlockedAddressError(FetchError):

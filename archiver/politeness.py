@@ -24,6 +24,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 from archiver.config import NetworkConfig
+from archiver.errors import FetchError
 from archiver.models import HttpExchange
 
 RETRY_STATUSES = (429, 503)
@@ -93,7 +94,11 @@ async def polite_get(send: Callable[[], Awaitable[HttpExchange]], url: str,
         pace = limiter.reserve(host)  # the host's pace, and any wait it asked for
         if pace > 0:
             await sleep(pace)
-        exchange = await send()
+        try:
+            exchange = await send()
+        except FetchError as exc:
+            exc.retried = tuple(earlier)  # the answers waited out stay with the evidence
+            raise
         if earlier:  # the answers that were retried stay with the evidence
             exchange = replace(exchange, retried=tuple(earlier))
         if exchange.status not in RETRY_STATUSES:

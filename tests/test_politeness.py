@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -224,3 +225,33 @@ def test_a_capture_cancelled_while_waiting_out_retry_after_asks_nothing_more(
 
     asyncio.run(cancelled_during_the_wait())  # returns once its worker threads have ended
     assert fake_platform.count(host, target) == 1
+
+
+@pytest.mark.browser
+def test_a_429_is_kept_when_the_retry_after_it_fails(browser_loop: LoopThread,
+                                                     fake_platform: FakePlatform,
+                                                     tmp_path: Path) -> None:
+    tweet = "1860000000000000802"
+    fake_platform.tweets.put({"id": tweet, "text": "Busy hour, and a big answer.",
+                              "state": "ratelimited_once",
+                              "user": {"screen_name": "Busy", "name": "Busy"}})
+    config = make_config(fake_platform.host_map(), fake_platform.ca_pem, tmp_path / "data")
+    # the 429's body fits under the cap, the answer to the retry does not: the retry fails
+    config = replace(config, network=replace(config.network, max_bytes=100))
+    report = archive_run(browser_loop, config, f"https://x.com/Busy/status/{tweet}")
+    [capture] = report.captures
+    assert capture.status is CaptureStatus.FAILED
+    root = config.storage.data_dir / str(capture.directory)
+    [syndication] = [r for r in json.loads((root / "manifest.json").read_text())["got"]
+                     ["requests"] if "tweet-result" in r["url"]]
+    assert "over the 100-byte cap" in syndication["error"] or "exceeded" in syndication["error"]
+    assert [r["status"] for r in syndication.get("retried", [])] == [429]
+    from warcio.archiveiterator import ArchiveIterator  # type: ignore[import-untyped]
+
+    statuses = []
+    with (root / "traffic.warc.gz").open("rb") as fh:
+        for record in ArchiveIterator(fh):
+            if record.rec_type == "response" and "/tweet-result?id=" in (
+                    record.rec_headers.get_header("WARC-Target-URI") or ""):
+                statuses.append(record.http_headers.get_statuscode())
+    assert statuses == ["429"]

@@ -74,7 +74,10 @@ def store_capture(env: CaptureEnv, platform: Platform, post: PostRef,
         request_log: list[dict[str, Any]] = []
         for req, answer in zip(got.requests, got.fetched, strict=True):
             if isinstance(answer, FetchError):
-                request_log.append({"url": req.url, "error": str(answer), "artifact": None})
+                failed: dict[str, Any] = {"url": req.url, "error": str(answer), "artifact": None}
+                if answer.retried:  # 429 / 503 answers waited out before the retry failed
+                    failed["retried"] = [e.describe() for e in answer.retried]
+                request_log.append(failed)
                 continue
             responses[req.name] = answer
             name = f"data/{req.name}"
@@ -167,9 +170,9 @@ def _traffic_warc(capture_id: str, got: Gathered) -> bytes:
     screenshots, as a WARC/1.1 file."""
     warc = WarcWriter(capture_id, f"embed-archiver/{__version__}")
     for answer in got.fetched:
+        for earlier in answer.retried:  # also those before a retry that failed
+            warc.add_exchange(earlier)
         if isinstance(answer, HttpExchange):
-            for earlier in answer.retried:
-                warc.add_exchange(earlier)
             warc.add_exchange(answer)
     if got.har is not None:
         warc.add_har(got.har)
