@@ -94,6 +94,8 @@ async def polite_get(send: Callable[[], Awaitable[HttpExchange]], url: str,
         pace = limiter.reserve(host)  # the host's pace, and any wait it asked for
         if pace > 0:
             await sleep(pace)
+            if limiter.held_for(host) > 0:  # asked for by an answer that came meanwhile;
+                await sleep(limiter.reserve(host))  # once: others' 429s cannot starve it
         try:
             exchange = await send()
         except FetchError as exc:

@@ -117,6 +117,47 @@ def test_a_retry_after_holds_the_host_for_every_capture_of_the_run() -> None:
     assert limiter.reserve("other.example") == 0.0  # another host is not held
 
 
+def test_a_request_already_waiting_for_its_turn_also_waits_out_a_hold() -> None:
+    clock, sent = Clock(), []
+    limiter = HostLimiter(1.0, clock=lambda: clock.now)
+    network = replace(NetworkConfig(), retries=0, max_retry_after=30)
+    url = "https://h.example/x"
+    limiter.reserve("h.example")  # an earlier request: b's turn is in 1 s
+
+    async def meanwhile(seconds: float) -> None:
+        if not sent:  # while b waits for its turn, a is answered "Retry-After: 10"
+            got = await polite_get(_sender(sent, "a", clock,
+                                           [answer(429, ("Retry-After", "10"))]),
+                                   url, limiter, network, clock.sleep)
+            assert got.status == 429
+        await clock.sleep(seconds)
+
+    got = asyncio.run(polite_get(_sender(sent, "b", clock, [answer(200)]), url, limiter,
+                                 network, meanwhile))
+    assert got.status == 200
+    [(_, a_at), (_, b_at)] = sent
+    assert b_at >= a_at + 10, sent  # not inside the 10 s a was asked for
+
+
+def test_a_host_that_answers_everyone_else_429_cannot_starve_a_request() -> None:
+    clock, sent = Clock(), []
+    limiter = HostLimiter(1.0, clock=lambda: clock.now)
+    network = replace(NetworkConfig(), retries=0, max_retry_after=30)
+    url = "https://h.example/x"
+    limiter.reserve("h.example")
+    waits: list[float] = []
+
+    async def meanwhile(seconds: float) -> None:
+        waits.append(seconds)  # every time b waits, another capture is told to wait 10 s
+        await polite_get(_sender(sent, "other", clock, [answer(429, ("Retry-After", "10"))]),
+                         url, limiter, network, clock.sleep)
+        await clock.sleep(seconds)
+
+    got = asyncio.run(polite_get(_sender(sent, "b", clock, [answer(200)]), url, limiter,
+                                 network, meanwhile))
+    assert got.status == 200 and len(waits) == 2  # its turn, then the hold once
+
+
 @pytest.mark.browser
 def test_a_429_with_retry_after_is_waited_for(browser_loop: LoopThread,
                                               fake_platform: FakePlatform,
