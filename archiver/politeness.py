@@ -1,13 +1,17 @@
-"""Politeness towards the platforms: a request rate per host, and 429 / 503 honoured.
+"""Politeness towards the platforms: a request rate per platform, and 429 / 503 honoured.
 
-Data endpoints (syndication, oEmbed, APIs) are fetched through `polite_get`:
+Data endpoints (syndication, oEmbed, APIs) are fetched through `polite_get`, paced by a
+key (`pace_key`): the platform, whose data hosts (x.com's syndication CDN and its oEmbed
+host, say) are one service; for a federated platform (Mastodon) the server, since each
+instance is its own.
 
-- at most `network.requests_per_second` requests start per second to any one host, across
+- at most `network.requests_per_second` requests start per second for one key, across
   every capture of the run (0 = no limit);
 - an answer 429 (Too Many Requests) or 503 with `Retry-After` (seconds or an HTTP date) is
   retried after that long, when it is at most `network.max_retry_after` seconds; without
-  the header after 1 s, then 2 s; at most `network.retries` times. That wait holds the host
-  back for every capture of the run, not only for the one that was answered. A longer
+  the header after 1 s, then 2 s; at most `network.retries` times. That wait holds the key
+  (the platform, or the server) back for every capture of the run, not only for the one
+  that was answered. A longer
   wait is not made: the answer is kept, the capture fails as rate limited, and the post is
   retried later on the re-capture schedule.
 """
@@ -65,6 +69,12 @@ class HostLimiter:
         return start - now
 
 
+def pace_key(platform: str, federated: bool, url: str) -> str:
+    """What a request is paced and held back by: the platform, or for a federated one the
+    server (`platform@host`)."""
+    return f"{platform}@{(urlsplit(url).hostname or '').lower()}" if federated else platform
+
+
 def retry_after(exchange: HttpExchange, now: datetime | None = None) -> float | None:
     """The server's Retry-After in seconds (from seconds or an HTTP date), if given."""
     value = (exchange.header("retry-after") or "").strip()
@@ -83,11 +93,13 @@ def retry_after(exchange: HttpExchange, now: datetime | None = None) -> float | 
 
 async def polite_get(send: Callable[[], Awaitable[HttpExchange]], url: str,
                      limiter: HostLimiter, network: NetworkConfig,
-                     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> HttpExchange:
-    """`send()` (a GET of `url`, run in a worker thread) at the host's pace, retried on
-    429 / 503 as documented above. Returns the last answer. The waits are made on the event
-    loop: they hold no thread, and a cancelled capture stops at once, asking nothing more."""
-    host = (urlsplit(url).hostname or "").lower()
+                     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                     key: str | None = None) -> HttpExchange:
+    """`send()` (a GET of `url`, run in a worker thread) at the pace of `key` (`pace_key`;
+    by default the url's host), retried on 429 / 503 as documented above. Returns the last
+    answer. The waits are made on the event loop: they hold no thread, and a cancelled
+    capture stops at once, asking nothing more."""
+    host = key or (urlsplit(url).hostname or "").lower()
     attempt = 0
     earlier: list[HttpExchange] = []
     while True:

@@ -1,4 +1,5 @@
-"""Politeness: a pace per host, and 429 / 503 with Retry-After honoured within a cap."""
+"""Politeness: a pace per platform (per server when federated), and 429 / 503 with
+Retry-After honoured within a cap."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from archiver.net import HttpPool
 from archiver.pipeline import archive_async
 from archiver.platforms import by_name, match_url
 from archiver.platforms.base import DataRequest
-from archiver.politeness import HostLimiter, polite_get, retry_after
+from archiver.politeness import HostLimiter, pace_key, polite_get, retry_after
 from tests.fakeplatform import FakePlatform
 from tests.fakeplatform.server import Response
 from tests.harness import LoopThread, archive_run, make_config
@@ -115,6 +116,41 @@ def test_a_retry_after_holds_the_host_for_every_capture_of_the_run() -> None:
     # b waited for the end of the 10 s the server asked for, as a did
     assert sent[0] == ("a", 100.0) and sent[1][0] == "b" and sent[1][1] >= 110.0, sent
     assert limiter.reserve("other.example") == 0.0  # another host is not held
+
+
+def test_a_platforms_data_hosts_share_its_pace_and_its_hold_a_federated_servers_do_not(
+        ) -> None:
+    """x.com's syndication CDN answers 429 "Retry-After: 10": its oEmbed host, the same
+    service, is left alone as long; two Mastodon servers are two services."""
+    clock, sent = Clock(), []
+    limiter = HostLimiter(0, clock=lambda: clock.now)
+    network = replace(NetworkConfig(), retries=1, max_retry_after=30)
+    cdn = "https://cdn.syndication.twimg.com/tweet-result?id=20"
+    oembed = "https://publish.twitter.com/oembed?url=x"
+    twitter = by_name("twitter")
+    assert pace_key("twitter", twitter.federated, cdn) == \
+        pace_key("twitter", twitter.federated, oembed) == "twitter"
+    mastodon = by_name("mastodon")
+    one, two = (pace_key("mastodon", mastodon.federated, f"https://{h}/api/v1/statuses/1")
+                for h in ("mastodon.social", "infosec.exchange"))
+    assert one != two
+
+    async def meanwhile(seconds: float) -> None:
+        for name, url, key in (("other server", "", two), ("oembed", oembed, "twitter")):
+            got = await polite_get(_sender(sent, name, clock, [answer(200)]), url, limiter,
+                                   network, clock.sleep, key=key)
+            assert got.status == 200
+        await clock.sleep(seconds)
+
+    async def cdn_429() -> HttpExchange:
+        return await polite_get(_sender(sent, "cdn", clock, [
+            answer(429, ("Retry-After", "10")), answer(200)]), cdn, limiter, network,
+            meanwhile, key="twitter")
+
+    assert asyncio.run(cdn_429()).status == 200
+    at = dict(sent[1:3])
+    assert at["oembed"] >= 110.0 and at["other server"] < 110.0, sent
+    assert limiter.reserve(one) == 0.0
 
 
 def test_a_request_already_waiting_for_its_turn_also_waits_out_a_hold() -> None:

@@ -33,7 +33,7 @@ from archiver.models import CaptureResult, CaptureStatus, EmbedRef, HttpExchange
 from archiver.net import Http, HttpPool, utc_now
 from archiver.platforms import by_name
 from archiver.platforms.base import DataRequest, PageSpec, Platform
-from archiver.politeness import HostLimiter, polite_get
+from archiver.politeness import HostLimiter, pace_key, polite_get
 from archiver.store.files import safe_segments, scratch
 from archiver.store.index import Index, new_id
 
@@ -62,16 +62,17 @@ def capture_relpath(post: PostRef, capture_id: str, started: datetime) -> Path:
     return Path("captures", post.platform, *safe_segments(post.post_id), f"{stamp}-{capture_id}")
 
 
-async def fetch_data(http: HttpPool, request: DataRequest, limiter: HostLimiter | None = None
-                     ) -> HttpExchange | FetchError:
-    """A data endpoint's answer (at the host's pace, 429s honoured), or why there is none.
-    Each GET runs in a worker thread; the waits between them are made on the event loop."""
+async def fetch_data(http: HttpPool, request: DataRequest, limiter: HostLimiter | None = None,
+                     key: str | None = None) -> HttpExchange | FetchError:
+    """A data endpoint's answer (at the pace of `key`, see `politeness.pace_key`, 429s
+    honoured), or why there is none. Each GET runs in a worker thread; the waits between
+    them are made on the event loop."""
     def send() -> HttpExchange:  # in the worker thread: its own requests session
         return http.get().get(request.url, accept=request.media_type)
 
     try:
         return await polite_get(lambda: asyncio.to_thread(send), request.url,
-                                limiter or HostLimiter(0), http.config)
+                                limiter or HostLimiter(0), http.config, key=key)
     except FetchError as exc:
         return exc
 
@@ -120,7 +121,8 @@ async def _capture(env: CaptureEnv, platform: Platform, post: PostRef,
         try:
             context = await guard.new_context(env.browser, record_har=har_path)
             try:
-                data_tasks = [fetch_data(env.http, r, env.limiter) for r in requests]
+                data_tasks = [fetch_data(env.http, r, env.limiter, pace_key(
+                    platform.name, platform.federated, r.url)) for r in requests]
                 page_tasks = [_guarded_render(env, context, s, guard) for s in specs]
                 gathered = await asyncio.gather(*data_tasks, *page_tasks)
             finally:

@@ -103,6 +103,9 @@ class Platform(ABC):
     """One social platform. Subclasses fill the class variables and the abstract methods."""
 
     name: ClassVar[str]
+    #: Servers are independent instances (Mastodon): politeness is per server. Otherwise
+    #: all of the platform's data hosts share one pace and one Retry-After hold.
+    federated: ClassVar[bool] = False
     #: Regexes matching a post URL; must define the named group ``id`` (and may define ``user``).
     url_patterns: ClassVar[tuple[re.Pattern[str], ...]]
     #: Example URLs with expected ids; checked by tests/platforms/test_examples.py.

@@ -71,6 +71,7 @@ def classify_notice(text: str) -> tuple[CaptureStatus, str]:
 
 class Mastodon(Platform):
     name: ClassVar[str] = "mastodon"
+    federated: ClassVar[bool] = True
     url_patterns = (
         re.compile(rf"{_START}/@(?P<user>{_ACCT})/(?P<id>\d{{1,20}})(?:/embed)?{_END}", _I),
         re.compile(rf"{_START}/users/(?P<user>{_USER})/statuses/(?P<id>\d{{1,20}})(?:/embed)?"
