@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import html
 import re
+from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +31,7 @@ from archiver.evidence.manifest import article_manifest, tool_environment
 from archiver.models import EmbedRef, HttpExchange
 from archiver.net import Http, decode_document, utc_now
 from archiver.platforms import by_name, match_url
+from archiver.politeness import HostLimiter, pace_key, polite_get
 from archiver.store.files import EvidenceDir, canonical_json, safe_segments
 from archiver.store.index import Index, new_id
 
@@ -85,8 +87,10 @@ def _fetch_static(http: Http, url: str
 
 async def fetch_article(http: Http, index: Index, config: Config, url: str,
                         browser: BrowserSession | None = None,
-                        key: ArchiveKey | None = None) -> ArticleOutcome:
-    """Fetch an article, keep its response (and rendering) as evidence, index its embeds."""
+                        key: ArchiveKey | None = None,
+                        limiter: HostLimiter | None = None) -> ArticleOutcome:
+    """Fetch an article, keep its response (and rendering) as evidence, index its embeds
+    (short links looked up at the platform's pace: the run's `limiter`)."""
     started_dt, started, fetch_id = datetime.now(UTC), utc_now(), new_id()
     exchange, kind, embeds, error, title = await asyncio.to_thread(_fetch_static, http, url)
     notes: list[str] = []
@@ -111,7 +115,7 @@ async def fetch_article(http: Http, index: Index, config: Config, url: str,
                 embeds = merge_rendered(embeds, discover_html(rendered.html, rendered.final_url))
             else:
                 notes.append(f"rendered-DOM pass failed: {rendered.detail}")
-    embeds, lookups, failures = await asyncio.to_thread(resolve_short_links, http, embeds)
+    embeds, lookups, failures = await resolve_short_links(http, embeds, limiter)
     notes.extend(failures)
     status = "failed" if error else ("ok" if embeds else "no_embeds")
     directory = body_sha = manifest_sha = None
@@ -180,11 +184,15 @@ def _store_evidence(config: Config, exchange: HttpExchange, rendered: PageResult
     return directory, manifest_sha, body.sha256
 
 
-def resolve_short_links(http: Http, embeds: list[EmbedRef]
-                        ) -> tuple[list[EmbedRef], list[HttpExchange], list[str]]:
+async def resolve_short_links(http: Http, embeds: list[EmbedRef],
+                              limiter: HostLimiter | None = None
+                              ) -> tuple[list[EmbedRef], list[HttpExchange], list[str]]:
     """Resolve embeds given as short links (t.co, vm.tiktok.com, fb.watch ...) by one
-    redirect lookup each, without following it; the lookups are returned as evidence,
-    and the lookups that failed as lines."""
+    redirect lookup each, without following it, at the platform's pace (429 / 503 with
+    Retry-After honoured, as for data endpoints: `politeness`); the lookups are returned
+    as evidence (a 429 waited out with the answer after it), and the lookups that failed
+    as lines."""
+    limiter = limiter or HostLimiter(0)
     failures: list[str] = []
     lookups: dict[str, HttpExchange | None] = {}
     out: list[EmbedRef] = []
@@ -193,9 +201,15 @@ def resolve_short_links(http: Http, embeds: list[EmbedRef]
             out.append(embed)
             continue
         if embed.raw_url not in lookups:
+            url, platform = embed.raw_url, by_name(embed.platform)
+
+            def look(u: str = url) -> Awaitable[HttpExchange]:
+                return asyncio.to_thread(http.get, u, follow_redirects=False,
+                                         max_bytes=1_000_000)
             try:
-                lookups[embed.raw_url] = http.get(embed.raw_url, follow_redirects=False,
-                                                  max_bytes=1_000_000)
+                lookups[url] = await polite_get(look, url, limiter, http.config,
+                                                key=pace_key(platform.name,
+                                                             platform.federated, url))
             except FetchError as exc:
                 lookups[embed.raw_url] = None
                 failures.append(f"short link {embed.raw_url}: {exc}")

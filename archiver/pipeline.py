@@ -208,6 +208,12 @@ class _Run:
     started: str = field(default_factory=utc_now)
     notes: list[str] = field(default_factory=list)
     _restarting: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: the pace per platform and the Retry-After holds, for every request of the run to a
+    #: platform (data endpoints, short-link lookups)
+    limiter: HostLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limiter = HostLimiter(self.config.network.requests_per_second)
 
     def housekeeping(self) -> None:
         """Settle what earlier runs left: staging, late timestamps, captures in flight."""
@@ -238,8 +244,7 @@ class _Run:
         progress(f"capturing {len(posts)} post(s)")
         tracker.start(len(posts))
         env = CaptureEnv(self.config, self.index, self.http, await self.browser.get(),
-                         self.run_id, requested, self.key,
-                         HostLimiter(self.config.network.requests_per_second))
+                         self.run_id, requested, self.key, self.limiter)
         limit = asyncio.Semaphore(effective_concurrency(self.config.capture.concurrency))
 
         async def one(ref: PostRef, embeds: list[tuple[EmbedRef, str | None]]
@@ -327,7 +332,7 @@ async def archive_async(urls: Sequence[str], config: Config, progress: Progress 
             progress(f"fetching article {url}")
             renderer = await run.browser.get() if config.capture.render_article else None
             outcome = await fetch_article(run.http.get(), run.index, config, url, renderer,
-                                          run.key)
+                                          run.key, run.limiter)
             outcomes.append(outcome)
             run.notes.extend(f"{url}: {note}" for note in outcome.notes)
             progress(_describe_article(outcome))

@@ -258,6 +258,25 @@ def test_short_links_are_resolved_by_one_recorded_lookup(
     assert lookups["https://t.co/dead404"]["status"] == 404
 
 
+def test_a_short_link_answered_429_is_looked_up_again_after_the_wait(
+        browser_loop: LoopThread, config: Config, fake_platform: FakePlatform) -> None:
+    """t.co asks for a second (429, Retry-After: 1): the lookup waits it out, as data
+    endpoints do, and resolves; the article's manifest keeps the 429 with the answer."""
+    fake_platform.set_post_state("t.co", "AbC123xyz", "ratelimited_once")
+    fake_platform.reset_log()
+    report = run(browser_loop, config, SITE + "shortlinks.html")
+    (article,) = report.articles
+    resolved = {e.raw_url: e.post.post_id if e.post else None for e in article.embeds}
+    assert resolved["https://t.co/AbC123xyz"] == SEED_IDS[0]
+    assert fake_platform.count("t.co", "/AbC123xyz") == 2
+    manifest = json.loads((config.storage.data_dir / article.directory / "manifest.json")
+                          .read_text())
+    lookup = next(r for r in manifest["got"]["requests"][1:]
+                  if r["url"] == "https://t.co/AbC123xyz")
+    assert lookup["status"] == 301
+    assert [r["status"] for r in lookup["retried"]] == [429]
+
+
 def test_the_rendered_dom_pass_finds_injected_embeds_and_keeps_the_rendering(
         browser_loop: LoopThread, config: Config) -> None:
     report = run(browser_loop, config, SITE + "injected.html")

@@ -27,7 +27,13 @@ LINKS: dict[str, dict[str, str | None]] = {
 
 def routes(platform: FakePlatform) -> dict[str, Handler]:
     def shortener(req: Request) -> Response:
-        target = LINKS.get(req.host, {}).get(req.path.strip("/"))
+        code = req.path.strip("/")
+        if platform.post_states.get((req.host, code)) == "ratelimited_once":
+            # set_post_state(host, code, "ratelimited_once"): asks for a second, then answers
+            del platform.post_states[(req.host, code)]
+            return Response(429, b"Rate limit exceeded\n", "text/plain; charset=utf-8",
+                            [("Retry-After", "1")])
+        target = LINKS.get(req.host, {}).get(code)
         if target is None:
             return Response.html("<h1>Not found</h1>", 404)
         return Response.redirect(target, 301)
