@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from archiver.capture.post import fetch_data
-from archiver.config import NetworkConfig
+from archiver.config import Config, NetworkConfig
 from archiver.models import CaptureStatus, HttpExchange
 from archiver.net import HttpPool
 from archiver.pipeline import archive_async
@@ -263,14 +263,21 @@ def _one_worker_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
-@pytest.mark.browser
-def test_the_browser_renders_while_a_data_request_waits_out_retry_after(
-        fake_platform: FakePlatform, tmp_path: Path) -> None:
+def _busy(fake_platform: FakePlatform, tmp_path: Path) -> tuple[str, str, str, Config]:
+    """A post whose data endpoint answers 429 "Retry-After: 2", a configuration for it,
+    and an empty request log: (tweet id, data host, its path, configuration)."""
     tweet = "1310100737619791965"
     host, target = _syndication_429(fake_platform, tweet, "2")
     config = make_config(fake_platform.host_map(), fake_platform.ca_pem, tmp_path / "data")
-    config = replace(config, network=replace(config.network, retries=1))
     fake_platform.reset_log()
+    return tweet, host, target, config
+
+
+@pytest.mark.browser
+def test_the_browser_renders_while_a_data_request_waits_out_retry_after(
+        fake_platform: FakePlatform, tmp_path: Path) -> None:
+    tweet, host, target, config = _busy(fake_platform, tmp_path)
+    config = replace(config, network=replace(config.network, retries=1))
     with asyncio.Runner(loop_factory=_one_worker_loop) as runner:
         report = runner.run(archive_async([f"https://x.com/Busy/status/{tweet}"], config))
     [capture] = report.captures
@@ -286,10 +293,7 @@ def test_the_browser_renders_while_a_data_request_waits_out_retry_after(
 @pytest.mark.browser
 def test_a_capture_cancelled_while_waiting_out_retry_after_asks_nothing_more(
         fake_platform: FakePlatform, tmp_path: Path) -> None:
-    tweet = "1310100737619791965"
-    host, target = _syndication_429(fake_platform, tweet, "2")
-    config = make_config(fake_platform.host_map(), fake_platform.ca_pem, tmp_path / "data")
-    fake_platform.reset_log()
+    tweet, host, target, config = _busy(fake_platform, tmp_path)
 
     async def cancelled_during_the_wait() -> None:
         task = asyncio.create_task(
